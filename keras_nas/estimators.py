@@ -1,0 +1,542 @@
+"""`NASClassifier` and `NASRegressor`: architecture search behind scikit-learn's estimator API."""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import os
+import time
+import warnings
+from typing import Any
+
+import keras
+import keras_tuner
+import numpy as np
+import tensorflow as tf
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.validation import check_is_fitted
+
+from keras_nas import data, oracles, project, spaces
+from keras_nas.architecture import Architecture, Head
+from keras_nas.tuner import NASTuner
+
+
+class BaseNASEstimator(BaseEstimator, abc.ABC):
+    """Shared search, refit, predict and export logic of `NASClassifier` and `NASRegressor`.
+
+    Args:
+        search_space: `"auto"` (dense for tabular data, convolutional for
+            sequences and images), `"dense"`, `"conv"`, a `keras_tuner.HyperModel`
+            (a `SearchSpace` is configured for the data; any other must build
+            models with the right input and output) or a build function `hp -> model`.
+        oracle: `"bayesian"`, `"random"`, `"hyperband"` or a `keras_tuner.Oracle`.
+        max_trials: Number of architectures to train; `None` needs `time_budget`.
+        epochs: Most epochs per trial (trials stop early after `patience` epochs
+            without improvement of the objective).
+        batch_size: Training batch size.
+        time_budget: Seconds after which no new trial starts; the running trial
+            stops at the end of its epoch. The refit is not counted.
+        objective: What the search optimises; default `"val_accuracy"` for
+            classification and `"val_loss"` for regression.
+        validation_split: Fraction of the training data held out to score trials
+            (stratified for classification) when `validation_data` is not given.
+        validation_data: `(x_val, y_val)` to score trials on.
+        callbacks: Keras callbacks added to every trial (must be deep-copyable).
+        refit: If True (default), the best architecture is retrained from scratch
+            on training + validation data for the number of epochs at which its
+            trial scored best, and that model is `best_model_`. If False,
+            `best_model_` is the best trial's checkpoint from the search.
+        patience: Early-stopping patience of each trial, in epochs.
+        normalize: Standardise inputs (per feature or channel) with statistics of
+            the training data; the exported model includes the normalisation.
+        mixed_precision: Train with float16 compute on a GPU (ignored on CPU).
+        directory: Where trials are stored; a new temporary directory if None.
+            A directory holding the same search is resumed.
+        project_name: Sub-directory of `directory` for this search.
+        overwrite: Clear an existing project instead of resuming it.
+        seed: Seed of the data split, the oracle and every trial's training.
+        verbose: 0 silent, 1 one line per trial, 2 also Keras's epoch output.
+    """
+
+    _task = ""
+
+    def __init__(
+        self,
+        search_space="auto",
+        oracle="bayesian",
+        max_trials=10,
+        epochs=10,
+        batch_size=32,
+        time_budget=None,
+        objective=None,
+        validation_split=0.2,
+        validation_data=None,
+        callbacks=None,
+        refit=True,
+        patience=3,
+        normalize=True,
+        mixed_precision=False,
+        directory=None,
+        project_name="keras_nas",
+        overwrite=False,
+        seed=None,
+        verbose=0,
+    ):
+        self.search_space = search_space
+        self.oracle = oracle
+        self.max_trials = max_trials
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.time_budget = time_budget
+        self.objective = objective
+        self.validation_split = validation_split
+        self.validation_data = validation_data
+        self.callbacks = callbacks
+        self.refit = refit
+        self.patience = patience
+        self.normalize = normalize
+        self.mixed_precision = mixed_precision
+        self.directory = directory
+        self.project_name = project_name
+        self.overwrite = overwrite
+        self.seed = seed
+        self.verbose = verbose
+
+    # -- parameters ------------------------------------------------------
+    def _check_params(self) -> None:
+        def positive_int(name, value, allow_none=False):
+            if value is None and allow_none:
+                return
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer; received {name}={value!r}.")
+
+        positive_int("max_trials", self.max_trials, allow_none=self.time_budget is not None)
+        positive_int("epochs", self.epochs)
+        positive_int("batch_size", self.batch_size)
+        positive_int("patience", self.patience)
+        if self.time_budget is not None and not (isinstance(self.time_budget, (int, float)) and self.time_budget > 0):
+            raise ValueError(f"time_budget must be a positive number of seconds; received {self.time_budget!r}.")
+        if self.validation_data is None and not 0 < float(self.validation_split) < 1:
+            raise ValueError(
+                f"validation_split must be in (0, 1) when validation_data is not given; received {self.validation_split!r}."
+            )
+        if not isinstance(self.oracle, keras_tuner.Oracle) and self.oracle not in oracles.ORACLES:
+            raise ValueError(
+                f"Unknown oracle {self.oracle!r}; choose one of {list(oracles.ORACLES)} or pass a keras_tuner.Oracle."
+            )
+        if isinstance(self.search_space, str) and self.search_space not in ("auto", *spaces.SPACES):
+            raise ValueError(
+                f"Unknown search_space {self.search_space!r}; choose 'auto', one of {sorted(spaces.SPACES)}, "
+                "a keras_tuner.HyperModel or a build function."
+            )
+        if not isinstance(self.search_space, (str, keras_tuner.HyperModel)) and not callable(self.search_space):
+            raise ValueError(
+                f"search_space must be a name, a keras_tuner.HyperModel or a build function; received {self.search_space!r}."
+            )
+
+    # -- what subclasses provide ----------------------------------------
+    @abc.abstractmethod
+    def _fit_targets(self, y: Any) -> np.ndarray:
+        """Checks the training targets, learns their encoding and returns them encoded."""
+
+    @abc.abstractmethod
+    def _encode_targets(self, y: Any, name: str = "y") -> np.ndarray:
+        """Checks further targets and encodes them as the training targets were."""
+
+    @abc.abstractmethod
+    def _head(self) -> Head:
+        """The output head for the fitted targets."""
+
+    def _output_layers(self, x):
+        return x
+
+    # -- data ------------------------------------------------------------
+    def _read_xy(self, x: Any, y: Any, x_name: str = "x", y_name: str = "y"):
+        if data.is_dataset(x):
+            if y is not None:
+                raise ValueError(f"When {x_name} is a tf.data dataset it must yield (x, y) pairs; pass {y_name}=None.")
+            x, y = data.read_dataset(x)
+            if y is None:
+                raise ValueError(f"The tf.data dataset {x_name} yields no targets; it must yield (x, y) pairs.")
+        elif y is None:
+            raise ValueError(f"{y_name} is required when {x_name} is an array or DataFrame.")
+        array, columns = data.check_x(x, x_name)
+        return array, columns, y
+
+    def _read_x(self, x: Any) -> np.ndarray:
+        check_is_fitted(self, "best_model_")
+        if data.is_dataset(x):
+            x = data.read_dataset(x)[0]
+        array, _ = data.check_x(x)
+        if array.shape[1:] != self.input_shape_:
+            raise ValueError(
+                f"x has examples of shape {array.shape[1:]}, but this estimator was fitted on examples of shape "
+                f"{self.input_shape_}."
+            )
+        return array
+
+    def _standardize(self, x: np.ndarray) -> np.ndarray:
+        if not self.normalize:
+            return x
+        return ((x - self.input_mean_) / np.maximum(np.sqrt(self.input_variance_), keras.config.epsilon())).astype(
+            np.float32
+        )
+
+    def _dataset(self, x: np.ndarray, y: np.ndarray, shuffle: bool) -> tf.data.Dataset:
+        dataset = tf.data.Dataset.from_tensor_slices((x, y))
+        if shuffle:
+            dataset = dataset.shuffle(len(x), seed=self.seed, reshuffle_each_iteration=True)
+        return dataset.batch(int(self.batch_size)).prefetch(tf.data.AUTOTUNE)
+
+    def _split(self, x: np.ndarray, y: np.ndarray):
+        if self.validation_data is not None:
+            if not isinstance(self.validation_data, (tuple, list)) or len(self.validation_data) != 2:
+                raise ValueError("validation_data must be a tuple (x_val, y_val).")
+            x_val, _, y_val = self._read_xy(*self.validation_data, x_name="x_val", y_name="y_val")
+            y_val = self._encode_targets(y_val, "y_val")
+            data.check_lengths(x_val, y_val, "x_val", "y_val")
+            if x_val.shape[1:] != x.shape[1:]:
+                raise ValueError(f"x_val has examples of shape {x_val.shape[1:]}; x has {x.shape[1:]}.")
+            return x, x_val, y, y_val
+        stratify = None
+        if self._task == "classification":
+            counts = np.bincount(y)
+            stratify = y if counts.min() >= 2 and len(y) * float(self.validation_split) >= len(counts) else None
+        if len(x) < 2:
+            raise ValueError(f"At least 2 examples are needed to hold out validation data; received {len(x)}.")
+        return train_test_split(x, y, test_size=float(self.validation_split), random_state=self.seed, stratify=stratify)
+
+    # -- fitting ---------------------------------------------------------
+    def _hypermodel(self):
+        space = self.search_space
+        if isinstance(space, str):
+            return spaces.get_space(space, self.input_shape_).configure(self.input_shape_, self._head())
+        if isinstance(space, spaces.SearchSpace):
+            return space.configure(self.input_shape_, self._head())
+        return space
+
+    def _fingerprint(self, hypermodel) -> dict[str, Any]:
+        space = {"class": type(hypermodel).__name__}
+        if isinstance(hypermodel, spaces.SearchSpace):
+            space.update(hypermodel.get_config())
+        elif callable(hypermodel) and not isinstance(hypermodel, keras_tuner.HyperModel):
+            space["class"] = getattr(hypermodel, "__qualname__", repr(hypermodel))
+        oracle = self.oracle if isinstance(self.oracle, str) else type(self.oracle).__name__
+        return {
+            "task": self._task,
+            "input_shape": list(self.input_shape_),
+            "outputs": self._head().units,
+            "search_space": space,
+            "oracle": oracle,
+            "objective": str(self._objective()),
+        }
+
+    def _objective(self):
+        return self.objective or self._head().objective
+
+    def _report(self, record: dict[str, Any]) -> None:
+        if self.verbose < 1:
+            return
+        budget = self.max_trials or "?"
+        score = record.get("score")
+        best = self.tuner_.oracle.get_best_trials(1)
+        best_score = best[0].score if best and best[0].score is not None else float("nan")
+        score_text = f"{score:.4f}" if score is not None else record["status"]
+        params = record.get("params")
+        print(
+            f"[keras_nas] trial {int(record['trial_id']) + 1}/{budget} "
+            f"{time.perf_counter() - self._started:6.1f}s  {self._objective()}={score_text}  best={best_score:.4f}  "
+            f"params={params if params is None else f'{params:,}'}  epochs={record.get('epochs')}  "
+            f"{record.get('architecture') or ''}",
+            flush=True,
+        )
+
+    @contextlib.contextmanager
+    def _precision(self):
+        gpu = bool(tf.config.list_physical_devices("GPU"))
+        self.device_ = "GPU" if gpu else "CPU"
+        if not self.mixed_precision:
+            yield
+            return
+        if not gpu:
+            warnings.warn("mixed_precision=True is ignored: TensorFlow sees no GPU.", stacklevel=3)
+            yield
+            return
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy("mixed_float16")
+        try:
+            yield
+        finally:
+            keras.config.set_dtype_policy(previous)
+
+    def fit(self, x, y=None):
+        """Searches architectures on (x, y), then refits the best one; returns self.
+
+        Args:
+            x: Array or DataFrame of shape (samples, features), (samples, steps,
+                channels) or (samples, height, width, channels); or a tf.data
+                dataset of (x, y) pairs, batched or not (read into memory).
+            y: Targets; None when x is a dataset.
+        """
+        self._check_params()
+        x, columns, y = self._read_xy(x, y)
+        y = self._fit_targets(y)
+        data.check_lengths(x, y)
+        self.input_shape_ = tuple(int(d) for d in x.shape[1:])
+        if x.ndim == 2:
+            self.n_features_in_ = x.shape[1]
+        if columns is not None:
+            self.feature_names_in_ = np.asarray(columns, dtype=object)
+        x_train, x_val, y_train, y_val = self._split(x, y)
+        axes = tuple(range(x_train.ndim - 1))
+        self.input_mean_ = x_train.mean(axis=axes).astype(np.float32)
+        self.input_variance_ = x_train.var(axis=axes).astype(np.float32)
+        x_train, x_val = self._standardize(x_train), self._standardize(x_val)
+
+        hypermodel = self._hypermodel()
+        directory = project.prepare(self.directory, self.project_name, self._fingerprint(hypermodel), self.overwrite)
+        project.check_readable(directory, self.project_name)
+        oracle = oracles.get_oracle(self.oracle, self._objective(), self.max_trials, self.epochs, self.seed)
+        self._started = time.perf_counter()
+        with self._precision():
+            self.tuner_ = NASTuner(
+                hypermodel,
+                oracle,
+                time_budget=self.time_budget,
+                patience=self.patience,
+                seed=self.seed,
+                on_trial_end_report=self._report,
+                directory=directory,
+                project_name=self.project_name,
+                overwrite=False,
+            )
+            self._search(x_train, y_train, x_val, y_val)
+            self.search_seconds_ = time.perf_counter() - self._started
+            self._collect_results()
+            started = time.perf_counter()
+            model = self._refit_model(x_train, y_train, x_val, y_val)
+            self.refit_seconds_ = time.perf_counter() - started
+        self.best_model_ = self._wrap(model)
+        return self
+
+    def _search(self, x_train, y_train, x_val, y_val) -> None:
+        try:
+            self.tuner_.search(
+                self._dataset(x_train, y_train, shuffle=True),
+                validation_data=self._dataset(x_val, y_val, shuffle=False),
+                epochs=int(self.epochs),
+                shuffle=False,  # the tf.data pipeline shuffles
+                callbacks=list(self.callbacks or []),
+                verbose=1 if self.verbose >= 2 else 0,
+            )
+        except RuntimeError as error:  # keras-tuner gives up after consecutive failed trials
+            if not self._completed_trials():
+                raise RuntimeError(f"Every trial failed; the last error was:\n{self._last_failure() or error}") from error
+            warnings.warn(f"The search stopped early: {error}", stacklevel=3)
+        if not self._completed_trials():
+            raise RuntimeError(f"No trial completed; the last error was:\n{self._last_failure()}")
+
+    def _completed_trials(self):
+        return [t for t in self.tuner_.oracle.trials.values() if t.status == "COMPLETED" and t.score is not None]
+
+    def _last_failure(self) -> str:
+        messages = [t.message for t in self.tuner_.oracle.trials.values() if t.message]
+        return messages[-1].strip().splitlines()[-1] if messages else ""
+
+    def _collect_results(self) -> None:
+        best = self.tuner_.oracle.get_best_trials(1)[0]
+        direction = self.tuner_.oracle.objective.direction
+        rows = []
+        for trial_id, trial in self.tuner_.oracle.trials.items():
+            record = self.tuner_.records.get(trial_id, {})
+            rows.append(
+                {
+                    "trial_id": trial_id,
+                    "status": trial.status,
+                    "score": None if trial.score is None else float(trial.score),
+                    "hyperparameters": dict(trial.hyperparameters.values),
+                    "architecture": record.get("architecture"),
+                    "params": record.get("params"),
+                    "epochs": record.get("epochs"),
+                    "seconds": record.get("seconds"),
+                }
+            )
+        sign = -1.0 if direction == "max" else 1.0
+        rows.sort(key=lambda r: (r["score"] is None, sign * (r["score"] if r["score"] is not None else 0.0)))
+        self.leaderboard_ = rows
+        self.best_trial_id_ = best.trial_id
+        self.best_score_ = float(best.score)
+        self.best_step_ = int(best.best_step or 0)
+        self.best_hyperparameters_ = dict(best.hyperparameters.values)
+        arch_json = self.tuner_.records.get(best.trial_id, {}).get("architecture_json")
+        self.best_architecture_ = Architecture.from_json(arch_json) if arch_json else None
+
+    def _refit_model(self, x_train, y_train, x_val, y_val) -> keras.Model:
+        best = self.tuner_.oracle.get_trial(self.best_trial_id_)
+        if not self.refit:
+            self.history_ = None
+            return self.tuner_.load_model(best)
+        keras.backend.clear_session()
+        if self.seed is not None:
+            keras.utils.set_random_seed(int(self.seed))
+        model = self.tuner_.hypermodel.build(best.hyperparameters)
+        x_all, y_all = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
+        self.refit_epochs_ = self.best_step_ + 1
+        history = model.fit(
+            self._dataset(x_all, y_all, shuffle=True),
+            epochs=self.refit_epochs_,
+            shuffle=False,
+            callbacks=list(self.callbacks or []),
+            verbose=1 if self.verbose >= 2 else 0,
+        )
+        self.history_ = history.history
+        return model
+
+    def _wrap(self, model: keras.Model) -> keras.Model:
+        """The trained network with input normalisation (and target rescaling) built in."""
+        inputs = keras.Input(shape=self.input_shape_, name="features")
+        x = inputs
+        if self.normalize:
+            x = keras.layers.Normalization(
+                axis=-1, mean=self.input_mean_, variance=self.input_variance_, name="normalize"
+            )(x)
+        x = self._output_layers(model(x))
+        wrapped = keras.Model(inputs, x, name="keras_nas_model")
+        head = self._head()
+        wrapped.compile(loss=head.loss, metrics=head.metrics)
+        return wrapped
+
+    # -- using the fitted model -----------------------------------------
+    def _predict_raw(self, x) -> np.ndarray:
+        return self.best_model_.predict(self._read_x(x), batch_size=max(int(self.batch_size), 256), verbose=0)
+
+    def evaluate(self, x, y=None) -> dict[str, float]:
+        """Loss and metrics of `best_model_` on (x, y), as a dict."""
+        check_is_fitted(self, "best_model_")
+        x, _, y = self._read_xy(x, y)
+        y = self._encode_targets(y)
+        data.check_lengths(x, y)
+        x = self._read_x(x)
+        results = self.best_model_.evaluate(x, y, batch_size=max(int(self.batch_size), 256), verbose=0, return_dict=True)
+        return {k: float(v) for k, v in results.items()}
+
+    def export(self, path: str, format: str = "saved_model") -> str:
+        """Writes `best_model_` as a TensorFlow SavedModel (default) or a `.keras` file; returns the path.
+
+        The SavedModel's `serve` signature takes raw features (normalisation is
+        inside) and returns class probabilities or regression values; mapping
+        class indices back to labels stays with the estimator (`classes_`).
+        """
+        check_is_fitted(self, "best_model_")
+        path = os.fspath(path)
+        if format == "saved_model":
+            self.best_model_.export(path, format="tf_saved_model", verbose=False)
+        elif format == "keras":
+            if not path.endswith(".keras"):
+                path += ".keras"
+            self.best_model_.save(path)
+        else:
+            raise ValueError(f"Unknown export format {format!r}; choose 'saved_model' or 'keras'.")
+        return path
+
+
+class NASClassifier(ClassifierMixin, BaseNASEstimator):
+    """Finds, trains and exports a Keras classifier by neural architecture search.
+
+    Labels may be integers, strings or one-hot rows; `classes_` holds them and
+    `predict` returns them in their original form. See `BaseNASEstimator` for
+    the parameters.
+
+    Example:
+
+    ```python
+    from sklearn.datasets import load_digits
+    x, y = load_digits(return_X_y=True)
+    clf = NASClassifier(max_trials=5, epochs=5, seed=0).fit(x.reshape(-1, 8, 8, 1), y)
+    clf.predict(x[:3].reshape(-1, 8, 8, 1)); clf.export("digits_model")
+    ```
+    """
+
+    _task = "classification"
+
+    def _fit_targets(self, y):
+        labels = data.check_class_labels(y)
+        self._label_encoder = LabelEncoder().fit(labels)
+        self.classes_ = self._label_encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(f"Classification needs at least 2 classes; y holds only {list(self.classes_)}.")
+        return self._label_encoder.transform(labels).astype(np.int32)
+
+    def _encode_targets(self, y, name="y"):
+        labels = data.check_class_labels(y, name)
+        unknown = set(np.unique(labels).tolist()) - set(self.classes_.tolist())
+        if unknown:
+            raise ValueError(f"{name} holds labels not seen in training: {sorted(map(str, unknown))[:10]}.")
+        return self._label_encoder.transform(labels).astype(np.int32)
+
+    def _head(self):
+        return Head("classification", len(self.classes_))
+
+    def predict_proba(self, x) -> np.ndarray:
+        """Class probabilities, shape (samples, classes), columns ordered as `classes_`."""
+        return self._predict_raw(x)
+
+    def predict(self, x) -> np.ndarray:
+        """Predicted labels, in the form of the training labels."""
+        return self.classes_[np.argmax(self.predict_proba(x), axis=1)]
+
+
+class NASRegressor(RegressorMixin, BaseNASEstimator):
+    """Finds, trains and exports a Keras regressor by neural architecture search.
+
+    Targets may be 1-D or 2-D (several outputs). They are standardised for
+    training; the exported model outputs values in the original units. See
+    `BaseNASEstimator` for the parameters.
+
+    Example:
+
+    ```python
+    from sklearn.datasets import load_diabetes
+    x, y = load_diabetes(return_X_y=True)
+    reg = NASRegressor(max_trials=5, epochs=20, seed=0).fit(x, y)
+    reg.score(x, y)
+    ```
+    """
+
+    _task = "regression"
+
+    def _fit_targets(self, y):
+        targets = data.check_regression_targets(y)
+        self._single_output = targets.ndim == 1
+        targets = targets.reshape(len(targets), -1)
+        self.target_mean_ = targets.mean(axis=0)
+        self.target_scale_ = np.where(targets.std(axis=0) > 0, targets.std(axis=0), 1.0).astype(np.float32)
+        return (targets - self.target_mean_) / self.target_scale_
+
+    def _encode_targets(self, y, name="y"):
+        targets = data.check_regression_targets(y, name)
+        targets = targets.reshape(len(targets), -1)
+        if targets.shape[1] != len(self.target_mean_):
+            raise ValueError(f"{name} has {targets.shape[1]} outputs; training had {len(self.target_mean_)}.")
+        return targets
+
+    def _head(self):
+        return Head("regression", len(self.target_mean_))
+
+    def _split(self, x, y):
+        x_train, x_val, y_train, y_val = super()._split(x, y)
+        if self.validation_data is not None:  # user targets come in original units
+            y_val = (y_val - self.target_mean_) / self.target_scale_
+        return x_train, x_val, y_train, y_val
+
+    def _output_layers(self, x):
+        return keras.layers.Rescaling(
+            scale=self.target_scale_.tolist(), offset=self.target_mean_.tolist(), name="denormalize"
+        )(x)
+
+    def predict(self, x) -> np.ndarray:
+        """Predicted targets in their original units (1-D for a single output)."""
+        predictions = self._predict_raw(x)
+        return predictions[:, 0] if self._single_output else predictions

@@ -1,0 +1,292 @@
+"""What each `Layer` kind means: its shape rule, parameter count and Keras layer.
+
+Shapes exclude the batch axis: `(features,)` for tabular data, `(steps,
+channels)` for sequences, `(height, width, channels)` for images. Convolutions
+and poolings always use `"same"` padding, so a stride `s` maps a length `n` to
+`ceil(n / s)` and strides compose exactly along the main path.
+
+Parameters by kind:
+
+| kind | parameters (defaults) |
+|---|---|
+| dense | units, activation (None), use_bias (True) |
+| conv | filters, kernel_size (3), strides (1), dilation_rate (1), separable (False), activation (None), use_bias (True) |
+| pool | pool ("max" or "avg"), size (2), strides (= size) |
+| global_pool | pool ("avg" or "max") |
+| flatten, identity | none |
+| batch_norm | momentum (0.9; Keras's 0.99 never settles in short trainings) |
+| dropout | rate |
+| activation | activation |
+| keras | class_name, spec (the layer's serialized config as JSON) |
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import math
+from typing import Any
+
+import keras
+
+from keras_nas.architecture import Layer
+
+Shape = tuple[int, ...]
+
+
+def _spatial_rank(shape: Shape, kind: str) -> int:
+    rank = len(shape) - 1
+    if rank not in (1, 2):
+        raise ValueError(f"A {kind!r} layer needs a sequence or image input (rank 2 or 3); received shape {shape}.")
+    return rank
+
+
+def _strided(shape: Shape, strides: int) -> Shape:
+    return tuple(math.ceil(n / strides) for n in shape[:-1]) + (shape[-1],)
+
+
+def _activation_tag(layer: Layer) -> str:
+    activation = layer.get("activation")
+    return "" if activation in (None, "linear") else str(activation)
+
+
+class LayerKind(abc.ABC):
+    """Base of the per-kind rules; subclasses override what differs."""
+
+    name = ""
+
+    def output_shape(self, layer: Layer, shape: Shape) -> Shape:
+        return shape
+
+    def num_params(self, layer: Layer, shape: Shape) -> int:
+        return 0
+
+    def stride(self, layer: Layer) -> int:
+        """How much this layer shrinks every spatial axis."""
+        return 1
+
+    @abc.abstractmethod
+    def to_keras(self, layer: Layer, shape: Shape, name: str) -> keras.layers.Layer:
+        """A fresh Keras layer named `name` for an input of `shape`."""
+
+    def describe(self, layer: Layer) -> str:
+        return self.name
+
+
+class Dense(LayerKind):
+    name = "dense"
+
+    def output_shape(self, layer, shape):
+        return shape[:-1] + (int(layer["units"]),)
+
+    def num_params(self, layer, shape):
+        units = int(layer["units"])
+        return shape[-1] * units + (units if layer.get("use_bias", True) else 0)
+
+    def to_keras(self, layer, shape, name):
+        return keras.layers.Dense(
+            int(layer["units"]), activation=layer.get("activation"), use_bias=layer.get("use_bias", True), name=name
+        )
+
+    def describe(self, layer):
+        return f"dense{layer['units']}{_activation_tag(layer)}"
+
+
+class Conv(LayerKind):
+    name = "conv"
+
+    def output_shape(self, layer, shape):
+        _spatial_rank(shape, self.name)
+        return _strided(shape, self.stride(layer))[:-1] + (int(layer["filters"]),)
+
+    def num_params(self, layer, shape):
+        rank = _spatial_rank(shape, self.name)
+        window = int(layer.get("kernel_size", 3)) ** rank
+        channels, filters = shape[-1], int(layer["filters"])
+        bias = filters if layer.get("use_bias", True) else 0
+        if layer.get("separable", False):
+            return window * channels + channels * filters + bias
+        return window * channels * filters + bias
+
+    def stride(self, layer):
+        return int(layer.get("strides", 1))
+
+    def to_keras(self, layer, shape, name):
+        rank = _spatial_rank(shape, self.name)
+        if layer.get("separable", False):
+            cls = keras.layers.SeparableConv1D if rank == 1 else keras.layers.SeparableConv2D
+        else:
+            cls = keras.layers.Conv1D if rank == 1 else keras.layers.Conv2D
+        return cls(
+            int(layer["filters"]),
+            int(layer.get("kernel_size", 3)),
+            strides=self.stride(layer),
+            dilation_rate=int(layer.get("dilation_rate", 1)),
+            padding="same",
+            activation=layer.get("activation"),
+            use_bias=layer.get("use_bias", True),
+            name=name,
+        )
+
+    def describe(self, layer):
+        tag = "sep" if layer.get("separable", False) else ""
+        tag += f"conv{layer['filters']}k{layer.get('kernel_size', 3)}"
+        if self.stride(layer) > 1:
+            tag += f"s{self.stride(layer)}"
+        if int(layer.get("dilation_rate", 1)) > 1:
+            tag += f"d{layer['dilation_rate']}"
+        return tag + _activation_tag(layer)
+
+
+class Pool(LayerKind):
+    name = "pool"
+
+    def output_shape(self, layer, shape):
+        _spatial_rank(shape, self.name)
+        return _strided(shape, self.stride(layer))
+
+    def stride(self, layer):
+        return int(layer.get("strides", layer.get("size", 2)))
+
+    def to_keras(self, layer, shape, name):
+        rank = _spatial_rank(shape, self.name)
+        pool = layer.get("pool", "max")
+        classes = {
+            ("max", 1): keras.layers.MaxPooling1D,
+            ("max", 2): keras.layers.MaxPooling2D,
+            ("avg", 1): keras.layers.AveragePooling1D,
+            ("avg", 2): keras.layers.AveragePooling2D,
+        }
+        if (pool, rank) not in classes:
+            raise ValueError(f"Pool must be 'max' or 'avg'; received pool={pool!r}.")
+        return classes[pool, rank](int(layer.get("size", 2)), strides=self.stride(layer), padding="same", name=name)
+
+    def describe(self, layer):
+        return f"{layer.get('pool', 'max')}pool{layer.get('size', 2)}"
+
+
+class GlobalPool(LayerKind):
+    name = "global_pool"
+
+    def output_shape(self, layer, shape):
+        _spatial_rank(shape, self.name)
+        return (shape[-1],)
+
+    def to_keras(self, layer, shape, name):
+        rank = _spatial_rank(shape, self.name)
+        pool = layer.get("pool", "avg")
+        if pool == "max":
+            cls = keras.layers.GlobalMaxPooling1D if rank == 1 else keras.layers.GlobalMaxPooling2D
+        else:
+            cls = keras.layers.GlobalAveragePooling1D if rank == 1 else keras.layers.GlobalAveragePooling2D
+        return cls(name=name)
+
+    def describe(self, layer):
+        return f"global{layer.get('pool', 'avg')}"
+
+
+class Flatten(LayerKind):
+    name = "flatten"
+
+    def output_shape(self, layer, shape):
+        return (math.prod(shape),)
+
+    def to_keras(self, layer, shape, name):
+        return keras.layers.Flatten(name=name)
+
+
+class BatchNorm(LayerKind):
+    name = "batch_norm"
+
+    def num_params(self, layer, shape):
+        return 4 * shape[-1]  # gamma, beta and the two moving statistics
+
+    def to_keras(self, layer, shape, name):
+        return keras.layers.BatchNormalization(momentum=float(layer.get("momentum", 0.9)), name=name)
+
+    def describe(self, layer):
+        return "bn"
+
+
+class Dropout(LayerKind):
+    name = "dropout"
+
+    def to_keras(self, layer, shape, name):
+        return keras.layers.Dropout(float(layer["rate"]), name=name)
+
+    def describe(self, layer):
+        return f"drop{float(layer['rate']):g}"
+
+
+class Activation(LayerKind):
+    name = "activation"
+
+    def to_keras(self, layer, shape, name):
+        return keras.layers.Activation(layer["activation"], name=name)
+
+    def describe(self, layer):
+        return str(layer["activation"])
+
+
+class Identity(LayerKind):
+    name = "identity"
+
+    def to_keras(self, layer, shape, name):
+        return keras.layers.Identity(name=name)
+
+
+class KerasLayer(LayerKind):
+    """Any other Keras layer, kept as its serialized config so it rebuilds exactly."""
+
+    name = "keras"
+
+    def _instance(self, layer, name=None):
+        spec = json.loads(layer["spec"])
+        if name is not None:
+            spec["config"]["name"] = name
+        return keras.layers.deserialize(spec)
+
+    def output_shape(self, layer, shape):
+        return tuple(self._instance(layer).compute_output_shape((None,) + tuple(shape))[1:])
+
+    def num_params(self, layer, shape):
+        instance = self._instance(layer)
+        instance.build((None,) + tuple(shape))
+        return int(instance.count_params())
+
+    def to_keras(self, layer, shape, name):
+        return self._instance(layer, name)
+
+    def describe(self, layer):
+        return str(layer["class_name"])
+
+
+KINDS: dict[str, LayerKind] = {
+    kind.name: kind
+    for kind in (
+        Dense(),
+        Conv(),
+        Pool(),
+        GlobalPool(),
+        Flatten(),
+        BatchNorm(),
+        Dropout(),
+        Activation(),
+        Identity(),
+        KerasLayer(),
+    )
+}
+
+
+def get(kind: str) -> LayerKind:
+    """Returns the rules of a layer kind, or raises a ValueError naming the known kinds."""
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise ValueError(f"Unknown layer kind {kind!r}; known kinds: {sorted(KINDS)}.") from None
+
+
+def keras_layer_spec(layer: keras.layers.Layer) -> dict[str, Any]:
+    """The parameters of a `keras`-kind Layer describing an arbitrary Keras layer."""
+    spec = keras.layers.serialize(layer)
+    return {"class_name": type(layer).__name__, "spec": json.dumps(spec, sort_keys=True, default=str)}

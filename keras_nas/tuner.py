@@ -1,0 +1,154 @@
+"""`NASTuner`: the keras-tuner Tuner that runs every keras_nas search."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable
+
+import keras
+import keras_tuner
+
+from keras_nas.architecture import Architecture
+
+
+class _Deadline(keras.callbacks.Callback):
+    """Stops training at the end of the epoch during which the search's time ran out."""
+
+    def __init__(self, deadline: float | None) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.model.stop_training = True
+
+
+class NASTuner(keras_tuner.Tuner):
+    """A keras-tuner `Tuner` with early stopping, a time budget and a per-trial record.
+
+    On top of `keras_tuner.Tuner` it:
+
+    - imports TensorBoard only when a `TensorBoard` callback is used (keras-tuner
+      1.4.8 imports it for every trial, and tensorflow 2.21 no longer installs
+      it, so stock searches fail every trial);
+    - adds `EarlyStopping` on the objective to every trial;
+    - stops the search cleanly once `time_budget` seconds have passed (the
+      running trial ends after its current epoch and counts);
+    - seeds every trial (`seed + trial number`) so searches repeat;
+    - runs Hyperband brackets (`tuner/epochs`, `tuner/trial_id` values);
+    - keeps, per trial, the architecture summary, parameter count, epochs and
+      seconds (`records`), saved with the tuner's state so resumes keep them.
+
+    Args:
+        hypermodel: A `HyperModel` (a `SearchSpace` or any other) or a build function.
+        oracle: A `keras_tuner.Oracle`.
+        time_budget: Seconds after which no new trial starts; `None` for no limit.
+        patience: Epochs without improvement before a trial stops early.
+        seed: Base seed of the trials' weight initialisation and shuffling.
+        on_trial_end_report: Called with each finished trial's record.
+        **kwargs: Passed to `keras_tuner.Tuner` (directory, project_name, overwrite, ...).
+    """
+
+    def __init__(
+        self,
+        hypermodel,
+        oracle: keras_tuner.Oracle,
+        time_budget: float | None = None,
+        patience: int = 3,
+        seed: int | None = None,
+        on_trial_end_report: Callable[[dict[str, Any]], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.time_budget = time_budget
+        self.patience = patience
+        self.seed = seed
+        self.on_trial_end_report = on_trial_end_report
+        self.records: dict[str, dict[str, Any]] = {}
+        self._deadline: float | None = None
+        self._built_model: keras.Model | None = None
+        super().__init__(hypermodel=hypermodel, oracle=oracle, **kwargs)
+
+    # -- budget ----------------------------------------------------------
+    def on_search_begin(self):
+        super().on_search_begin()
+        self._deadline = None if self.time_budget is None else time.monotonic() + float(self.time_budget)
+
+    def pre_create_trial(self):
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            # The base oracle answers STOPPED once it holds max_trials trials.
+            self.oracle.max_trials = len(self.oracle.trials)
+
+    # -- one trial -------------------------------------------------------
+    def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+        if any(type(c).__name__ == "TensorBoard" for c in callbacks):
+            try:
+                super()._configure_tensorboard_dir(callbacks, trial, execution)
+            except ImportError as error:
+                raise keras_tuner.errors.FatalError(
+                    "A TensorBoard callback was passed but the `tensorboard` package is not installed; "
+                    "`pip install tensorboard` or drop the callback."
+                ) from error
+
+    def _build_hypermodel(self, hp):
+        model = super()._build_hypermodel(hp)
+        parent = hp.values.get("tuner/trial_id")
+        if parent is not None:  # a Hyperband bracket continues its parent's training
+            model.load_weights(self._get_checkpoint_fname(parent))
+        self._built_model = model
+        return model
+
+    def run_trial(self, trial, *args, **kwargs):
+        values = trial.hyperparameters.values
+        if "tuner/epochs" in values:
+            kwargs["epochs"] = values["tuner/epochs"]
+            kwargs["initial_epoch"] = values["tuner/initial_epoch"]
+        objective = self.oracle.objective
+        kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + [
+            keras.callbacks.EarlyStopping(monitor=objective.name, mode=objective.direction, patience=self.patience),
+            _Deadline(self._deadline),
+        ]
+        if self.seed is not None:
+            keras.utils.set_random_seed(int(self.seed) + int(trial.trial_id))
+        started = time.perf_counter()
+        results = super().run_trial(trial, *args, **kwargs)
+        seconds = time.perf_counter() - started
+        self.records[trial.trial_id] = self._describe(trial, results, seconds)
+        return results
+
+    def _describe(self, trial, results, seconds: float) -> dict[str, Any]:
+        model, self._built_model = self._built_model, None
+        epochs = sum(len(r.history.get("loss", [])) for r in results if hasattr(r, "history"))
+        architecture = None
+        describe = getattr(self.hypermodel, "architecture", None)
+        try:
+            if callable(describe):
+                architecture = describe(keras_tuner.HyperParameters.from_config(trial.hyperparameters.get_config()))
+            elif model is not None:
+                architecture = Architecture.from_keras_model(model)
+        except (ValueError, TypeError, KeyError):
+            architecture = None  # an undescribable model still counts as a trial
+        return {
+            "architecture": architecture.summary() if architecture is not None else None,
+            "architecture_json": architecture.to_json() if architecture is not None else None,
+            "params": int(model.count_params()) if model is not None else None,
+            "epochs": int(epochs),
+            "seconds": round(seconds, 3),
+        }
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        if self.on_trial_end_report is not None:
+            ended = self.oracle.get_trial(trial.trial_id)
+            record = self.records.get(trial.trial_id, {})
+            self.on_trial_end_report(
+                {"trial_id": trial.trial_id, "status": ended.status, "score": ended.score, **record}
+            )
+
+    # -- state -----------------------------------------------------------
+    def get_state(self):
+        return {**super().get_state(), "records": json.loads(json.dumps(self.records))}
+
+    def set_state(self, state):
+        super().set_state(state)
+        self.records = dict(state.get("records", {}))
