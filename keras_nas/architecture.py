@@ -57,7 +57,18 @@ class Layer:
 
     @classmethod
     def of(cls, kind: str, **params: Any) -> "Layer":
-        items = tuple(sorted((k, _freeze(v)) for k, v in params.items() if v is not None))
+        """Makes a layer; parameters that are None or equal to the kind's default are left out,
+        so that the same network always has the same description."""
+        from keras_nas import layer_kinds
+
+        defaults = layer_kinds.KINDS[kind].defaults if kind in layer_kinds.KINDS else {}
+        items = tuple(
+            sorted(
+                (k, _freeze(v))
+                for k, v in params.items()
+                if v is not None and not (k in defaults and _freeze(v) == defaults[k])
+            )
+        )
         return cls(kind, items)
 
     def __getitem__(self, key: str) -> Any:

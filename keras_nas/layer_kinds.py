@@ -54,6 +54,7 @@ class LayerKind(abc.ABC):
     """Base of the per-kind rules; subclasses override what differs."""
 
     name = ""
+    defaults: dict[str, Any] = {}
 
     def output_shape(self, layer: Layer, shape: Shape) -> Shape:
         return shape
@@ -75,6 +76,7 @@ class LayerKind(abc.ABC):
 
 class Dense(LayerKind):
     name = "dense"
+    defaults = {"use_bias": True}
 
     def output_shape(self, layer, shape):
         return shape[:-1] + (int(layer["units"]),)
@@ -94,6 +96,7 @@ class Dense(LayerKind):
 
 class Conv(LayerKind):
     name = "conv"
+    defaults = {"kernel_size": 3, "strides": 1, "dilation_rate": 1, "separable": False, "use_bias": True}
 
     def output_shape(self, layer, shape):
         _spatial_rank(shape, self.name)
@@ -140,6 +143,7 @@ class Conv(LayerKind):
 
 class Pool(LayerKind):
     name = "pool"
+    defaults = {"pool": "max", "size": 2}
 
     def output_shape(self, layer, shape):
         _spatial_rank(shape, self.name)
@@ -167,6 +171,7 @@ class Pool(LayerKind):
 
 class GlobalPool(LayerKind):
     name = "global_pool"
+    defaults = {"pool": "avg"}
 
     def output_shape(self, layer, shape):
         _spatial_rank(shape, self.name)
@@ -197,6 +202,7 @@ class Flatten(LayerKind):
 
 class BatchNorm(LayerKind):
     name = "batch_norm"
+    defaults = {"momentum": 0.9}
 
     def num_params(self, layer, shape):
         return 4 * shape[-1]  # gamma, beta and the two moving statistics
@@ -289,4 +295,6 @@ def get(kind: str) -> LayerKind:
 def keras_layer_spec(layer: keras.layers.Layer) -> dict[str, Any]:
     """The parameters of a `keras`-kind Layer describing an arbitrary Keras layer."""
     spec = keras.layers.serialize(layer)
+    spec.pop("build_config", None)  # a deserialized layer must build afresh for its new input
+    spec["config"].pop("name", None)
     return {"class_name": type(layer).__name__, "spec": json.dumps(spec, sort_keys=True, default=str)}

@@ -1,0 +1,118 @@
+import keras_tuner
+import numpy as np
+import pytest
+
+from keras_nas.architecture import Head
+from keras_nas.spaces import ConvSpace, DenseSpace, SearchSpace, get_space
+
+
+def _random_hps(space, seed):
+    """Samples every active hyperparameter of a space, following conditions as a tuner would."""
+    rng = np.random.default_rng(seed)
+    hp = keras_tuner.HyperParameters()
+    space.build(hp)  # registers the space with default values
+    for _ in range(3):  # conditional hps appear once their parent takes a value
+        values = {}
+        for h in hp.space:
+            if hp.is_active(h):
+                values[h.name] = h.random_sample(int(rng.integers(1 << 30)))
+        hp = keras_tuner.HyperParameters.from_config(hp.get_config())
+        hp.values.update(values)
+        space.architecture(hp)
+    return hp
+
+
+@pytest.mark.parametrize("space", [
+    DenseSpace(input_shape=(12,), head=Head("classification", 3)),
+    ConvSpace(input_shape=(8, 8, 1), head=Head("classification", 10)),
+    ConvSpace(input_shape=(40, 1), head=Head("regression", 1)),
+])
+def test_architecture_describes_the_built_model(space):
+    for seed in range(6):
+        hp = _random_hps(space, seed)
+        arch = space.architecture(hp)
+        model = space.build(hp)
+        assert model.count_params() == arch.num_params(space.input_shape, space.head)
+        assert model.optimizer is not None and model.loss == space.head.loss
+        from keras_nas.architecture import Architecture
+        derived = Architecture.from_keras_model(model)
+        assert derived.layers[: len(arch.layers)] == arch.layers
+        assert derived.skips == arch.skips
+
+
+def test_dense_space_hyperparameters_are_conditional():
+    space = DenseSpace(max_layers=3, input_shape=(5,), head=Head("regression", 1))
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("num_layers", 1)
+    arch = space.architecture(hp)
+    assert sum(layer.kind == "dense" for layer in arch.layers) == 1
+    assert "units_1" not in hp.values
+
+
+def test_residual_dense_blocks_add_skips():
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("num_layers", 3)
+    hp.Fixed("residual", True)
+    arch = DenseSpace(max_layers=3).architecture(hp)
+    assert len(arch.skips) == 2 and all(s.merge == "add" for s in arch.skips)
+
+
+def test_conv_space_picks_kernel_sizes_by_rank():
+    hp = keras_tuner.HyperParameters()
+    ConvSpace(input_shape=(40, 1)).architecture(hp)
+    assert hp.get("kernel_size") in (3, 5, 7) and hp._hps["kernel_size"][0].values == [3, 5, 7]
+    hp = keras_tuner.HyperParameters()
+    ConvSpace(input_shape=(8, 8, 1)).architecture(hp)
+    assert hp._hps["kernel_size"][0].values == [3, 5]
+
+
+def test_conv_space_stops_pooling_at_size_one():
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("num_blocks", 3)
+    arch = ConvSpace(input_shape=(2, 2, 1), max_blocks=3).architecture(hp)
+    assert sum(layer.kind == "pool" for layer in arch.layers) == 1
+
+
+def test_pinned_optimizer_and_learning_rate():
+    space = DenseSpace(optimizers="sgd", learning_rate=0.05, input_shape=(4,), head=Head("regression", 1))
+    hp = keras_tuner.HyperParameters()
+    model = space.build(hp)
+    assert "optimizer" not in hp.values and "learning_rate" not in hp.values
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.05)
+
+
+def test_build_needs_configuration():
+    with pytest.raises(ValueError, match="needs `input_shape` and `head`"):
+        DenseSpace().build(keras_tuner.HyperParameters())
+
+
+def test_configure_returns_a_new_configured_space():
+    space = DenseSpace(max_layers=2)
+    configured = space.configure((7,), Head("classification", 2))
+    assert space.input_shape is None and configured.input_shape == (7,)
+    assert configured.max_layers == 2 and configured.build(keras_tuner.HyperParameters()).input_shape == (None, 7)
+    with pytest.raises(ValueError, match="cannot build networks for inputs of shape"):
+        ConvSpace().configure((7,), Head("classification", 2))
+
+
+def test_get_space_auto_and_errors():
+    assert isinstance(get_space("auto", (10,)), DenseSpace)
+    assert isinstance(get_space("auto", (10, 1)), ConvSpace)
+    assert isinstance(get_space("auto", (8, 8, 1)), ConvSpace)
+    with pytest.raises(ValueError, match="Unknown search_space 'transformer'"):
+        get_space("transformer", (10,))
+    with pytest.raises(ValueError, match="Unknown optimizer"):
+        DenseSpace(optimizers=("lion",))
+
+
+def test_spaces_work_as_keras_tuner_hypermodels(tmp_path, tabular_small):
+    from keras_nas.tuner import NASTuner
+
+    x, y = tabular_small
+    space = DenseSpace(max_layers=2, input_shape=(x.shape[1],), head=Head("classification", 2))
+    assert isinstance(space, keras_tuner.HyperModel) and isinstance(space, SearchSpace)
+    oracle = keras_tuner.oracles.RandomSearchOracle(objective="val_accuracy", max_trials=2, seed=1)
+    tuner = NASTuner(space, oracle, directory=tmp_path, project_name="p")
+    tuner.search(x, y, validation_split=0.25, epochs=1, verbose=0)
+    assert [t.status for t in tuner.oracle.trials.values()] == ["COMPLETED", "COMPLETED"]
+    assert all(r["architecture"].startswith("dense") for r in tuner.records.values())
