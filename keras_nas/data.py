@@ -45,8 +45,9 @@ def check_x(x: Any, name: str = "x") -> tuple[np.ndarray, list[str] | None]:
     """Returns x as a float32 array of rank 2, 3 or 4 (batch first) and its column names if any."""
     columns = None
     if hasattr(x, "columns") and hasattr(x, "dtypes"):  # pandas DataFrame
-        bad = [str(c) for c, dtype in zip(x.columns, x.dtypes) if not np.issubdtype(np.dtype(dtype), np.number)
-               and np.dtype(dtype) != np.bool_]
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+        bad = [str(c) for c, dtype in zip(x.columns, x.dtypes) if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))]
         if bad:
             raise ValueError(f"{name} has non-numeric columns {bad}; encode them as numbers first.")
         columns = [str(c) for c in x.columns]

@@ -410,7 +410,8 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
 
     # -- using the fitted model -----------------------------------------
     def _predict_raw(self, x) -> np.ndarray:
-        return self.best_model_.predict(self._read_x(x), batch_size=max(int(self.batch_size), 256), verbose=0)
+        x = self._read_x(x)  # checks that the estimator is fitted first
+        return self.best_model_.predict(x, batch_size=max(int(self.batch_size), 256), verbose=0)
 
     def evaluate(self, x, y=None) -> dict[str, float]:
         """Loss and metrics of `best_model_` on (x, y), as a dict."""
@@ -485,7 +486,8 @@ class NASClassifier(ClassifierMixin, BaseNASEstimator):
 
     def predict(self, x) -> np.ndarray:
         """Predicted labels, in the form of the training labels."""
-        return self.classes_[np.argmax(self.predict_proba(x), axis=1)]
+        indices = np.argmax(self.predict_proba(x), axis=1)
+        return self.classes_[indices]
 
 
 class NASRegressor(RegressorMixin, BaseNASEstimator):

@@ -19,6 +19,7 @@ FINGERPRINT = "keras_nas_search.json"
 
 def prepare(directory: str | None, project_name: str, fingerprint: dict[str, Any], overwrite: bool) -> str:
     """Returns the directory to hand to keras-tuner after checking or writing the fingerprint."""
+    fingerprint = json.loads(json.dumps(fingerprint))  # compare as stored: tuples become lists
     if directory is None:
         directory = tempfile.mkdtemp(prefix="keras_nas_")
     project = os.path.join(directory, project_name)

@@ -1,0 +1,162 @@
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_nas import Architecture, NASClassifier, NASRegressor
+from tests.conftest import TINY
+
+
+@pytest.fixture(scope="module")
+def fitted(digits_small):
+    x, y = digits_small
+    return NASClassifier(**TINY).fit(x, y), x, y
+
+
+def test_fit_returns_self_with_learned_attributes(fitted):
+    clf, x, y = fitted
+    assert isinstance(clf.best_model_, keras.Model)
+    assert list(clf.classes_) == list(range(10))
+    assert clf.input_shape_ == (8, 8, 1)
+    assert isinstance(clf.best_architecture_, Architecture)
+    assert clf.best_trial_id_ in {row["trial_id"] for row in clf.leaderboard_}
+    assert clf.device_ in ("CPU", "GPU")
+    assert clf.search_seconds_ > 0 and clf.refit_seconds_ > 0
+
+
+def test_leaderboard_lists_every_trial_best_first(fitted):
+    clf, _, _ = fitted
+    rows = clf.leaderboard_
+    assert len(rows) == 2
+    assert set(rows[0]) >= {"trial_id", "status", "score", "hyperparameters", "architecture", "params", "epochs", "seconds"}
+    assert rows[0]["score"] >= rows[1]["score"] and rows[0]["score"] == clf.best_score_
+    assert rows[0]["architecture"] == clf.best_architecture_.summary()
+
+
+def test_predict_uses_exactly_best_model(fitted):
+    clf, x, y = fitted
+    proba = clf.predict_proba(x[:20])
+    assert proba.shape == (20, 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(proba, clf.best_model_.predict(x[:20], verbose=0), atol=1e-6)
+    np.testing.assert_array_equal(clf.predict(x[:20]), proba.argmax(axis=1))
+    assert 0.0 <= clf.score(x, y) <= 1.0
+    results = clf.evaluate(x, y)
+    assert set(results) >= {"loss", "accuracy"} and results["accuracy"] == pytest.approx(clf.score(x, y), abs=1e-6)
+
+
+def test_refit_trains_best_architecture_on_all_data(fitted):
+    clf, _, _ = fitted
+    assert len(clf.history_["loss"]) == clf.refit_epochs_ == clf.best_step_ + 1
+    inner = [layer for layer in clf.best_model_.layers if isinstance(layer, keras.Model)][0]
+    assert Architecture.from_keras_model(inner).layers[: len(clf.best_architecture_)] == clf.best_architecture_.layers
+
+
+def test_normalisation_is_inside_the_model(fitted):
+    clf, x, _ = fitted
+    assert clf.best_model_.get_layer("normalize") is not None
+    # Scaling the raw input changes predictions, so the model does see raw features.
+    assert not np.allclose(clf.predict_proba(x[:5]), clf.predict_proba(x[:5] * 3.0))
+
+
+def test_string_labels_round_trip(tabular_small):
+    x, y = tabular_small
+    labels = np.where(y == 1, "benign", "malignant")
+    clf = NASClassifier(**TINY).fit(x, labels)
+    assert set(clf.classes_) == {"benign", "malignant"}
+    assert set(clf.predict(x)) <= {"benign", "malignant"}
+    assert clf.predict_proba(x).shape == (len(x), 2)
+
+
+def test_one_hot_labels(tabular_small):
+    x, y = tabular_small
+    clf = NASClassifier(**TINY).fit(x, np.eye(2)[y])
+    assert list(clf.classes_) == [0, 1]
+    assert clf.score(x, y) > 0.5
+
+
+def test_pandas_input(tabular_small):
+    pd = pytest.importorskip("pandas")
+    x, y = tabular_small
+    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(x.shape[1])])
+    clf = NASClassifier(**TINY).fit(frame, pd.Series(y))
+    assert list(clf.feature_names_in_) == list(frame.columns) and clf.n_features_in_ == x.shape[1]
+    assert clf.predict(frame).shape == (len(x),)
+
+
+def test_tf_data_input(tabular_small):
+    x, y = tabular_small
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    clf = NASClassifier(**TINY).fit(dataset)
+    assert clf.predict(dataset).shape == (len(x),)
+    unbatched = tf.data.Dataset.from_tensor_slices((x, y))
+    assert NASClassifier(**TINY).fit(unbatched).input_shape_ == (x.shape[1],)
+
+
+def test_validation_data_and_refit_false(tabular_small):
+    x, y = tabular_small
+    clf = NASClassifier(**TINY, refit=False, validation_data=(x[:40], y[:40])).fit(x[40:], y[40:])
+    assert clf.history_ is None
+    best = clf.tuner_.oracle.get_trial(clf.best_trial_id_)
+    checkpoint = clf.tuner_.load_model(best)
+    standardized = (x[:10] - clf.input_mean_) / np.sqrt(clf.input_variance_)
+    np.testing.assert_allclose(clf.predict_proba(x[:10]), checkpoint.predict(standardized, verbose=0), atol=1e-4)
+
+
+def test_time_budget_without_max_trials(tabular_small):
+    x, y = tabular_small
+    clf = NASClassifier(max_trials=None, time_budget=1e-3, epochs=3, seed=0).fit(x, y)
+    assert len(clf.leaderboard_) == 1
+
+
+@pytest.mark.parametrize("oracle", ["random", "hyperband", "instance"])
+def test_oracle_choices(oracle, tabular_small):
+    x, y = tabular_small
+    if oracle == "instance":
+        oracle = keras_tuner.oracles.RandomSearchOracle(objective="val_accuracy", max_trials=2, seed=5)
+    clf = NASClassifier(**{**TINY, "epochs": 2}, oracle=oracle).fit(x, y)
+    assert 1 <= len(clf.leaderboard_) <= 2
+
+
+def test_same_seed_same_search(tabular_small):
+    x, y = tabular_small
+    a = NASClassifier(**TINY, oracle="random").fit(x, y)
+    b = NASClassifier(**TINY, oracle="random").fit(x, y)
+    assert [r["hyperparameters"] for r in a.leaderboard_] == [r["hyperparameters"] for r in b.leaderboard_]
+    assert [r["score"] for r in a.leaderboard_] == pytest.approx([r["score"] for r in b.leaderboard_])
+
+
+def test_verbose_prints_one_line_per_trial(tabular_small, capsys):
+    x, y = tabular_small
+    NASClassifier(**TINY, verbose=1).fit(x, y)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[keras_nas] trial")]
+    assert len(lines) == 2 and "best=" in lines[0] and "params=" in lines[0]
+
+
+def test_mixed_precision_on_cpu_warns(tabular_small):
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU")
+    x, y = tabular_small
+    with pytest.warns(UserWarning, match="mixed_precision=True is ignored"):
+        NASClassifier(**{**TINY, "max_trials": 1}, mixed_precision=True).fit(x, y)
+
+
+def test_regressor_predicts_in_original_units():
+    from sklearn.datasets import load_diabetes
+
+    x, y = load_diabetes(return_X_y=True)
+    reg = NASRegressor(max_trials=2, epochs=8, seed=0).fit(x[:300], y[:300])
+    predictions = reg.predict(x[300:])
+    assert predictions.shape == (len(x) - 300,)
+    assert 50 < predictions.mean() < 250  # targets range 25-346; standardised outputs would sit near 0
+    assert reg.score(x[300:], y[300:]) > 0.0
+    assert set(reg.evaluate(x[300:], y[300:])) >= {"loss", "mean_absolute_error"}
+
+
+def test_regressor_multi_output():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 4)).astype("float32")
+    y = np.stack([x[:, 0] * 10 + 100, x[:, 1] - 5], axis=1)
+    reg = NASRegressor(**TINY).fit(x, y)
+    assert reg.predict(x).shape == (120, 2)
