@@ -61,15 +61,10 @@ class Layer:
         so that the same network always has the same description."""
         from keras_nas import layer_kinds
 
-        defaults = layer_kinds.KINDS[kind].defaults if kind in layer_kinds.KINDS else {}
-        items = tuple(
-            sorted(
-                (k, _freeze(v))
-                for k, v in params.items()
-                if v is not None and not (k in defaults and _freeze(v) == defaults[k])
-            )
-        )
-        return cls(kind, items)
+        params = {k: _freeze(v) for k, v in params.items() if v is not None}
+        if kind in layer_kinds.KINDS:
+            params = layer_kinds.KINDS[kind].canonical(params)
+        return cls(kind, tuple(sorted(params.items())))
 
     def __getitem__(self, key: str) -> Any:
         for name, value in self.params:

@@ -62,8 +62,7 @@ def layer_from_keras(layer: keras.layers.Layer) -> Layer:
     if name in ("MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D"):
         size, strides = _square(config["pool_size"]), _square(config["strides"])
         if config["padding"] == "same" and None not in (size, strides):
-            pool = "max" if name.startswith("Max") else "avg"
-            return Layer.of("pool", pool=pool, size=size, strides=None if strides == size else strides)
+            return Layer.of("pool", pool="max" if name.startswith("Max") else "avg", size=size, strides=strides)
     if name.startswith("Global") and not config.get("keepdims", False):
         return Layer.of("global_pool", pool="max" if "Max" in name else "avg")
     if name == "Flatten":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import hashlib
 import os
 import time
 import warnings
@@ -116,7 +117,9 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
         positive_int("epochs", self.epochs)
         positive_int("batch_size", self.batch_size)
         positive_int("patience", self.patience)
-        if self.time_budget is not None and not (isinstance(self.time_budget, (int, float)) and self.time_budget > 0):
+        if self.time_budget is not None and (
+            isinstance(self.time_budget, bool) or not isinstance(self.time_budget, (int, float)) or self.time_budget <= 0
+        ):
             raise ValueError(f"time_budget must be a positive number of seconds; received {self.time_budget!r}.")
         if self.validation_data is None and not 0 < float(self.validation_split) < 1:
             raise ValueError(
@@ -217,7 +220,7 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
             return space.configure(self.input_shape_, self._head())
         return space
 
-    def _fingerprint(self, hypermodel) -> dict[str, Any]:
+    def _fingerprint(self, hypermodel, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         space = {"class": type(hypermodel).__name__}
         if isinstance(hypermodel, spaces.SearchSpace):
             space.update(hypermodel.get_config())
@@ -231,6 +234,9 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
             "search_space": space,
             "oracle": oracle,
             "objective": str(self._objective()),
+            # Trials scored on other data or another split must not be resumed (think cross-validation folds).
+            "data": hashlib.sha256(x.tobytes() + np.ascontiguousarray(y).tobytes()).hexdigest()[:16],
+            "split": "validation_data" if self.validation_data is not None else [self.validation_split, self.seed],
         }
 
     def _objective(self):
@@ -289,14 +295,15 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
             self.n_features_in_ = x.shape[1]
         if columns is not None:
             self.feature_names_in_ = np.asarray(columns, dtype=object)
+        hypermodel = self._hypermodel()
+        fingerprint = self._fingerprint(hypermodel, x, y)
         x_train, x_val, y_train, y_val = self._split(x, y)
         axes = tuple(range(x_train.ndim - 1))
         self.input_mean_ = x_train.mean(axis=axes).astype(np.float32)
         self.input_variance_ = x_train.var(axis=axes).astype(np.float32)
         x_train, x_val = self._standardize(x_train), self._standardize(x_val)
 
-        hypermodel = self._hypermodel()
-        directory = project.prepare(self.directory, self.project_name, self._fingerprint(hypermodel), self.overwrite)
+        directory = project.prepare(self.directory, self.project_name, fingerprint, self.overwrite)
         project.check_readable(directory, self.project_name)
         oracle = oracles.get_oracle(self.oracle, self._objective(), self.max_trials, self.epochs, self.seed)
         self._started = time.perf_counter()
@@ -446,8 +453,8 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
 class NASClassifier(ClassifierMixin, BaseNASEstimator):
     """Finds, trains and exports a Keras classifier by neural architecture search.
 
-    Labels may be integers, strings or one-hot rows; `classes_` holds them and
-    `predict` returns them in their original form. See `BaseNASEstimator` for
+    Labels may be integers, strings or one-hot rows; `classes_` holds them
+    (column indices for one-hot rows) and `predict` returns them. See `BaseNASEstimator` for
     the parameters.
 
     Example:
@@ -480,12 +487,18 @@ class NASClassifier(ClassifierMixin, BaseNASEstimator):
     def _head(self):
         return Head("classification", len(self.classes_))
 
+    def score(self, x, y, sample_weight=None) -> float:
+        """Accuracy of `predict(x)` against y (labels or one-hot rows)."""
+        from sklearn.metrics import accuracy_score
+
+        return float(accuracy_score(data.check_class_labels(y), self.predict(x), sample_weight=sample_weight))
+
     def predict_proba(self, x) -> np.ndarray:
         """Class probabilities, shape (samples, classes), columns ordered as `classes_`."""
         return self._predict_raw(x)
 
     def predict(self, x) -> np.ndarray:
-        """Predicted labels, in the form of the training labels."""
+        """Predicted labels: the training labels' values, or column indices if they were one-hot."""
         indices = np.argmax(self.predict_proba(x), axis=1)
         return self.classes_[indices]
 

@@ -56,6 +56,10 @@ class LayerKind(abc.ABC):
     name = ""
     defaults: dict[str, Any] = {}
 
+    def canonical(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Drops parameters equal to their defaults, so equal networks compare equal."""
+        return {k: v for k, v in params.items() if not (k in self.defaults and v == self.defaults[k])}
+
     def output_shape(self, layer: Layer, shape: Shape) -> Shape:
         return shape
 
@@ -148,6 +152,12 @@ class Pool(LayerKind):
     def output_shape(self, layer, shape):
         _spatial_rank(shape, self.name)
         return _strided(shape, self.stride(layer))
+
+    def canonical(self, params):
+        params = super().canonical(params)
+        if params.get("strides") == params.get("size", 2):
+            del params["strides"]
+        return params
 
     def stride(self, layer):
         return int(layer.get("strides", layer.get("size", 2)))

@@ -21,7 +21,7 @@ def num_initial_points(max_trials: int | None) -> int:
     """
     if max_trials is None:
         return 5
-    return max(3, min(int(max_trials), int(max_trials) // 3))
+    return min(int(max_trials), max(3, int(max_trials) // 3))
 
 
 def get_oracle(

@@ -48,6 +48,7 @@ def test_bad_regression_targets():
     ({"epochs": 2.5}, "epochs must be a positive integer"),
     ({"batch_size": 0}, "batch_size"),
     ({"time_budget": -1}, "time_budget must be a positive number"),
+    ({"time_budget": True}, "time_budget must be a positive number"),
     ({"validation_split": 1.5}, "validation_split must be in"),
     ({"oracle": "genetic"}, "Unknown oracle 'genetic'"),
     ({"search_space": "transformer"}, "Unknown search_space 'transformer'"),

@@ -53,6 +53,7 @@ def test_sequential_model_and_unknown_layers_rebuild_the_same_network():
 
 def test_defaults_are_canonical():
     assert Layer.of("conv", filters=4, kernel_size=3, strides=1) == Layer.of("conv", filters=4)
+    assert Layer.of("pool", size=2, strides=2) == Layer.of("pool") != Layer.of("pool", strides=1)
 
 
 def test_layer_from_keras_maps_known_layers():

@@ -26,7 +26,7 @@ def test_resume_keeps_finished_trials_and_extends_the_budget(tmp_path, tabular_s
 def test_a_different_search_in_the_same_directory_is_refused(tmp_path, tabular_small, digits_small):
     x, y = tabular_small
     NASClassifier(**TINY, directory=tmp_path).fit(x, y)
-    with pytest.raises(ValueError, match=r"holds a different search \(differs in \['input_shape', 'outputs', 'search_space'\]"):
+    with pytest.raises(ValueError, match=r"holds a different search \(differs in \['data', 'input_shape', 'outputs', 'search_space'\]"):
         NASClassifier(**TINY, directory=tmp_path).fit(*digits_small)
     with pytest.raises(ValueError, match="differs in \\['oracle'\\]"):
         NASClassifier(**TINY, directory=tmp_path, oracle="random").fit(x, y)
@@ -71,3 +71,13 @@ def test_fingerprint_is_readable_json(tmp_path, tabular_small):
     fingerprint = json.loads((tmp_path / "keras_nas" / FINGERPRINT).read_text())
     assert fingerprint["task"] == "classification" and fingerprint["input_shape"] == [x.shape[1]]
     assert fingerprint["search_space"]["class"] == "DenseSpace" and np.isscalar(fingerprint["outputs"])
+
+
+def test_other_data_in_the_same_directory_is_refused(tmp_path, tabular_small):
+    """Cross-validation folds with a fixed directory must not resume each other's trials."""
+    x, y = tabular_small
+    NASClassifier(**{**TINY, "max_trials": 1}, directory=tmp_path).fit(x[:80], y[:80])
+    with pytest.raises(ValueError, match=r"differs in \['data'\]"):
+        NASClassifier(**{**TINY, "max_trials": 1}, directory=tmp_path).fit(x[80:], y[80:])
+    with pytest.raises(ValueError, match=r"differs in \['split'\]"):
+        NASClassifier(**{**TINY, "max_trials": 1, "seed": 1}, directory=tmp_path).fit(x[:80], y[:80])

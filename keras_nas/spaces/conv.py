@@ -35,7 +35,7 @@ class ConvSpace(SearchSpace):
 
     >>> space = ConvSpace(input_shape=(8, 8, 1), max_blocks=2)
     >>> space.architecture(keras_tuner.HyperParameters()).summary()
-    'conv32k3relu > maxpool2 > conv32k3relu > maxpool2 > globalavg'
+    'conv64k3relu > maxpool2 > conv64k3relu > maxpool2 > globalavg'
     """
 
     def __init__(
