@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from importlib import metadata
+
+from benchmarks.environment import describe, environment
 
 DATASETS = ("digits", "mnist1d")
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
@@ -66,22 +66,6 @@ def run_one(dataset: str, seed: int, max_trials: int, epochs: int, oracle: str) 
     }
 
 
-def environment() -> dict:
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    packages = {name: metadata.version(name) for name in ("keras", "keras-tuner", "numpy", "scikit-learn")}
-    for name in ("tensorflow", "tensorflow-cpu"):
-        try:
-            packages[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "packages": packages}
-
-
 def table(runs: list[dict], command: str) -> str:
     lines = [
         "# NASClassifier search quality",
@@ -106,9 +90,7 @@ def table(runs: list[dict], command: str) -> str:
             f"{statistics.median(run['wall_seconds'] for run in chosen):.0f} | "
             f"{max(run['peak_rss_mib'] for run in chosen):.0f} |"
         )
-    env = environment()
-    lines += ["", f"Environment: {env['cpu']}, {env['cores']} cores, Python {env['python']}, "
-              + ", ".join(f"{k} {v}" for k, v in env["packages"].items()) + f"; device {runs[0]['device']}."]
+    lines += ["", f"Environment: {describe(environment())}; device {runs[0]['device']}."]
     return "\n".join(lines) + "\n"
 
 

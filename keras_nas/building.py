@@ -5,8 +5,10 @@ alignment are decided; `count_params` and `build_model` both follow it, so the
 count always equals `model.count_params()`.
 
 Skip alignment: a skip whose source has a larger spatial size than its target is
-average-pooled by the exact stride between them; an `add` skip whose channels
-differ is projected by a bias-free 1x1 convolution (or Dense layer).
+average-pooled by the exact stride between them. An `add` skip always passes
+through a bias-free 1x1 convolution (or Dense layer) to the target's channels,
+as in Auto-Keras: it fits any widths, and a zero-initialised projection is what
+lets the add-skip morphism keep a network's function exactly.
 
 Layer names are deterministic (`conv_3`, `skip_1_4_add`, `head`), so weights can
 be matched by name between related architectures.
@@ -32,7 +34,7 @@ class SkipAlignment:
     """How a skip's source is made to fit its target: pooling stride and projection width."""
 
     pool: int
-    project_from: int  # source channels when an `add` needs a projection, else 0
+    project_from: int  # source channels of an `add` skip's projection; 0 for `concat`
     channels: int  # target channels before the merge
 
 
@@ -65,8 +67,7 @@ def _align_skip(skip: Skip, source: Shape, source_stride: int, target: Shape, ta
     if source[:-1] != target[:-1]:
         raise ValueError(f"{skip} joins tensors whose sizes cannot be aligned: {source} and {target}.")
     if skip.merge == "add":
-        project_from = source[-1] if source[-1] != target[-1] else 0
-        return SkipAlignment(pool, project_from, target[-1]), target
+        return SkipAlignment(pool, source[-1], target[-1]), target
     return SkipAlignment(pool, 0, target[-1]), target[:-1] + (source[-1] + target[-1],)
 
 

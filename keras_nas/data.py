@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -128,3 +129,14 @@ def check_regression_targets(y: Any, name: str = "y") -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains {int(np.sum(~np.isfinite(array)))} NaN or infinite values.")
     return array
+
+
+def moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance per feature (tabular) or per channel (sequences, images)."""
+    axes = tuple(range(x.ndim - 1))
+    return x.mean(axis=axes).astype(np.float32), x.var(axis=axes).astype(np.float32)
+
+
+def standardize(x: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """(x - mean) / std, exactly as `keras.layers.Normalization(mean=..., variance=...)` computes it."""
+    return ((x - mean) / np.maximum(np.sqrt(variance), keras.config.epsilon())).astype(np.float32)

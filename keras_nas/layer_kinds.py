@@ -55,6 +55,24 @@ class LayerKind(abc.ABC):
 
     name = ""
     defaults: dict[str, Any] = {}
+    numeric: tuple[str, ...] = ()  # compared by relative difference in `difference`
+    categorical: tuple[str, ...] = ()  # compared by equality in `difference`
+
+    def difference(self, a: Layer, b: Layer) -> float:
+        """How far apart two layers of this kind are, in [0, 1]: the mean over the compared
+        attributes of |x - y| / max(x, y) (numeric) or of x != y (categorical); 0 if none."""
+        terms = []
+        for key in self.numeric:
+            x, y = float(self.value(a, key) or 0), float(self.value(b, key) or 0)
+            top = max(abs(x), abs(y))
+            terms.append(abs(x - y) / top if top > 0 else 0.0)
+        for key in self.categorical:
+            terms.append(float(self.value(a, key) != self.value(b, key)))
+        return sum(terms) / len(terms) if terms else 0.0
+
+    def value(self, layer: Layer, key: str) -> Any:
+        """A parameter's value, its default when left out."""
+        return layer.get(key, self.defaults.get(key))
 
     def canonical(self, params: dict[str, Any]) -> dict[str, Any]:
         """Drops parameters equal to their defaults, so equal networks compare equal."""
@@ -81,6 +99,8 @@ class LayerKind(abc.ABC):
 class Dense(LayerKind):
     name = "dense"
     defaults = {"use_bias": True}
+    numeric = ("units",)
+    categorical = ("activation",)
 
     def output_shape(self, layer, shape):
         return shape[:-1] + (int(layer["units"]),)
@@ -101,6 +121,8 @@ class Dense(LayerKind):
 class Conv(LayerKind):
     name = "conv"
     defaults = {"kernel_size": 3, "strides": 1, "dilation_rate": 1, "separable": False, "use_bias": True}
+    numeric = ("filters", "kernel_size", "strides", "dilation_rate")
+    categorical = ("separable", "activation")
 
     def output_shape(self, layer, shape):
         _spatial_rank(shape, self.name)
@@ -148,6 +170,11 @@ class Conv(LayerKind):
 class Pool(LayerKind):
     name = "pool"
     defaults = {"pool": "max", "size": 2}
+    numeric = ("size", "strides")
+    categorical = ("pool",)
+
+    def value(self, layer, key):
+        return self.stride(layer) if key == "strides" else super().value(layer, key)
 
     def output_shape(self, layer, shape):
         _spatial_rank(shape, self.name)
@@ -182,6 +209,7 @@ class Pool(LayerKind):
 class GlobalPool(LayerKind):
     name = "global_pool"
     defaults = {"pool": "avg"}
+    categorical = ("pool",)
 
     def output_shape(self, layer, shape):
         _spatial_rank(shape, self.name)
@@ -226,6 +254,7 @@ class BatchNorm(LayerKind):
 
 class Dropout(LayerKind):
     name = "dropout"
+    numeric = ("rate",)
 
     def to_keras(self, layer, shape, name):
         return keras.layers.Dropout(float(layer["rate"]), name=name)
@@ -236,6 +265,7 @@ class Dropout(LayerKind):
 
 class Activation(LayerKind):
     name = "activation"
+    categorical = ("activation",)
 
     def to_keras(self, layer, shape, name):
         return keras.layers.Activation(layer["activation"], name=name)
@@ -255,6 +285,7 @@ class KerasLayer(LayerKind):
     """Any other Keras layer, kept as its serialized config so it rebuilds exactly."""
 
     name = "keras"
+    categorical = ("class_name", "spec")
 
     def _instance(self, layer, name=None):
         spec = json.loads(layer["spec"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable
+from typing import Any
 
 import keras
 import keras_tuner
@@ -37,8 +37,10 @@ class NASTuner(keras_tuner.Tuner):
       running trial ends after its current epoch and counts);
     - seeds every trial (`seed + trial number`) so searches repeat;
     - runs Hyperband brackets (`tuner/epochs`, `tuner/trial_id` values);
-    - keeps, per trial, the architecture summary, parameter count, epochs and
-      seconds (`records`), saved with the tuner's state so resumes keep them.
+    - keeps, per trial, the architecture summary, parameter count, epochs,
+      seconds, the oracle's proposal time and the finishing timestamp
+      (`records`), and the total time spent in the oracle (`oracle_seconds`),
+      saved with the tuner's state so resumes keep them.
 
     Args:
         hypermodel: A `HyperModel` (a `SearchSpace` or any other) or a build function.
@@ -46,7 +48,8 @@ class NASTuner(keras_tuner.Tuner):
         time_budget: Seconds after which no new trial starts; `None` for no limit.
         patience: Epochs without improvement before a trial stops early.
         seed: Base seed of the trials' weight initialisation and shuffling.
-        on_trial_end_report: Called with each finished trial's record.
+        progress: Print one line per finished trial (number, elapsed time,
+            score, best so far, parameters, epochs, architecture).
         **kwargs: Passed to `keras_tuner.Tuner` (directory, project_name, overwrite, ...).
     """
 
@@ -57,27 +60,37 @@ class NASTuner(keras_tuner.Tuner):
         time_budget: float | None = None,
         patience: int = 3,
         seed: int | None = None,
-        on_trial_end_report: Callable[[dict[str, Any]], None] | None = None,
+        progress: bool = False,
         **kwargs: Any,
     ) -> None:
         self.time_budget = time_budget
         self.patience = patience
         self.seed = seed
-        self.on_trial_end_report = on_trial_end_report
+        self.progress = progress
         self.records: dict[str, dict[str, Any]] = {}
+        self.oracle_seconds = 0.0  # time spent waiting for the oracle's proposals
+        self._proposal_started = self._proposal_seconds = 0.0
         self._deadline: float | None = None
+        self._search_started = time.monotonic()
         self._built_model: keras.Model | None = None
         super().__init__(hypermodel=hypermodel, oracle=oracle, **kwargs)
 
     # -- budget ----------------------------------------------------------
     def on_search_begin(self):
         super().on_search_begin()
+        self._search_started = time.monotonic()
         self._deadline = None if self.time_budget is None else time.monotonic() + float(self.time_budget)
 
     def pre_create_trial(self):
         if self._deadline is not None and time.monotonic() >= self._deadline:
             # The base oracle answers STOPPED once it holds max_trials trials.
             self.oracle.max_trials = len(self.oracle.trials)
+        self._proposal_started = time.perf_counter()
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self._proposal_seconds = time.perf_counter() - self._proposal_started
+        self.oracle_seconds += self._proposal_seconds
 
     # -- one trial -------------------------------------------------------
     def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
@@ -134,21 +147,61 @@ class NASTuner(keras_tuner.Tuner):
             "params": int(model.count_params()) if model is not None else None,
             "epochs": int(epochs),
             "seconds": round(seconds, 3),
+            "proposal_seconds": round(self._proposal_seconds, 4),
+            "finished_at": time.time(),
         }
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
-        if self.on_trial_end_report is not None:
-            ended = self.oracle.get_trial(trial.trial_id)
-            record = self.records.get(trial.trial_id, {})
-            self.on_trial_end_report(
-                {"trial_id": trial.trial_id, "status": ended.status, "score": ended.score, **record}
+        if self.progress:
+            print(self._progress_line(self.oracle.get_trial(trial.trial_id)), flush=True)
+
+    def _progress_line(self, trial) -> str:
+        record = self.records.get(trial.trial_id, {})
+        best = self.oracle.get_best_trials(1)
+        best_score = best[0].score if best and best[0].score is not None else float("nan")
+        score = f"{trial.score:.4f}" if trial.score is not None else trial.status
+        params = record.get("params")
+        return (
+            f"[keras_nas] trial {int(trial.trial_id) + 1}/{self.oracle.max_trials or '?'} "
+            f"{time.monotonic() - self._search_started:6.1f}s  {self.oracle.objective.name}={score}  "
+            f"best={best_score:.4f}  params={'-' if params is None else f'{params:,}'}  "
+            f"epochs={record.get('epochs', '-')}  {record.get('architecture') or ''}"
+        )
+
+    # -- results ---------------------------------------------------------
+    def leaderboard(self) -> list[dict[str, Any]]:
+        """Every trial, best first: id, status, score, hyperparameters, architecture, params, epochs, seconds."""
+        rows = []
+        for trial_id, trial in self.oracle.trials.items():
+            record = self.records.get(trial_id, {})
+            rows.append(
+                {
+                    "trial_id": trial_id,
+                    "status": trial.status,
+                    "score": None if trial.score is None else float(trial.score),
+                    "hyperparameters": dict(trial.hyperparameters.values),
+                    "architecture": record.get("architecture"),
+                    "params": record.get("params"),
+                    "epochs": record.get("epochs"),
+                    "seconds": record.get("seconds"),
+                }
             )
+        sign = -1.0 if self.oracle.objective.direction == "max" else 1.0
+        rows.sort(key=lambda row: (row["score"] is None, sign * (row["score"] or 0.0)))
+        return rows
+
+    def architecture_of(self, trial_id: str) -> Architecture | None:
+        """The Architecture of a trial, if its model could be described."""
+        text = self.records.get(trial_id, {}).get("architecture_json")
+        return Architecture.from_json(text) if text else None
 
     # -- state -----------------------------------------------------------
     def get_state(self):
-        return {**super().get_state(), "records": json.loads(json.dumps(self.records))}
+        records = json.loads(json.dumps(self.records))
+        return {**super().get_state(), "records": records, "oracle_seconds": self.oracle_seconds}
 
     def set_state(self, state):
         super().set_state(state)
         self.records = dict(state.get("records", {}))
+        self.oracle_seconds = float(state.get("oracle_seconds", 0.0))

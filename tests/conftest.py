@@ -3,7 +3,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from sklearn.datasets import load_breast_cancer, load_digits  # noqa: E402
 

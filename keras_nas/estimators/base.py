@@ -1,11 +1,10 @@
-"""`NASClassifier` and `NASRegressor`: architecture search behind scikit-learn's estimator API."""
+"""`BaseNASEstimator`: the search, refit, predict and export shared by `NASClassifier` and `NASRegressor`."""
 
 from __future__ import annotations
 
 import abc
 import contextlib
 import hashlib
-import os
 import time
 import warnings
 from typing import Any
@@ -14,13 +13,12 @@ import keras
 import keras_tuner
 import numpy as np
 import tensorflow as tf
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
-from keras_nas import data, oracles, project, spaces
-from keras_nas.architecture import Architecture, Head
+from keras_nas import data, export, oracles, project, spaces
+from keras_nas.architecture import Head
 from keras_nas.tuner import NASTuner
 
 
@@ -181,11 +179,7 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
         return array
 
     def _standardize(self, x: np.ndarray) -> np.ndarray:
-        if not self.normalize:
-            return x
-        return ((x - self.input_mean_) / np.maximum(np.sqrt(self.input_variance_), keras.config.epsilon())).astype(
-            np.float32
-        )
+        return data.standardize(x, self.input_mean_, self.input_variance_) if self.normalize else x
 
     def _dataset(self, x: np.ndarray, y: np.ndarray, shuffle: bool) -> tf.data.Dataset:
         dataset = tf.data.Dataset.from_tensor_slices((x, y))
@@ -242,23 +236,6 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
     def _objective(self):
         return self.objective or self._head().objective
 
-    def _report(self, record: dict[str, Any]) -> None:
-        if self.verbose < 1:
-            return
-        budget = self.max_trials or "?"
-        score = record.get("score")
-        best = self.tuner_.oracle.get_best_trials(1)
-        best_score = best[0].score if best and best[0].score is not None else float("nan")
-        score_text = f"{score:.4f}" if score is not None else record["status"]
-        params = record.get("params")
-        print(
-            f"[keras_nas] trial {int(record['trial_id']) + 1}/{budget} "
-            f"{time.perf_counter() - self._started:6.1f}s  {self._objective()}={score_text}  best={best_score:.4f}  "
-            f"params={params if params is None else f'{params:,}'}  epochs={record.get('epochs')}  "
-            f"{record.get('architecture') or ''}",
-            flush=True,
-        )
-
     @contextlib.contextmanager
     def _precision(self):
         gpu = bool(tf.config.list_physical_devices("GPU"))
@@ -298,15 +275,13 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
         hypermodel = self._hypermodel()
         fingerprint = self._fingerprint(hypermodel, x, y)
         x_train, x_val, y_train, y_val = self._split(x, y)
-        axes = tuple(range(x_train.ndim - 1))
-        self.input_mean_ = x_train.mean(axis=axes).astype(np.float32)
-        self.input_variance_ = x_train.var(axis=axes).astype(np.float32)
+        self.input_mean_, self.input_variance_ = data.moments(x_train)
         x_train, x_val = self._standardize(x_train), self._standardize(x_val)
 
         directory = project.prepare(self.directory, self.project_name, fingerprint, self.overwrite)
         project.check_readable(directory, self.project_name)
         oracle = oracles.get_oracle(self.oracle, self._objective(), self.max_trials, self.epochs, self.seed)
-        self._started = time.perf_counter()
+        started = time.perf_counter()
         with self._precision():
             self.tuner_ = NASTuner(
                 hypermodel,
@@ -314,13 +289,13 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
                 time_budget=self.time_budget,
                 patience=self.patience,
                 seed=self.seed,
-                on_trial_end_report=self._report,
+                progress=self.verbose >= 1,
                 directory=directory,
                 project_name=self.project_name,
                 overwrite=False,
             )
             self._search(x_train, y_train, x_val, y_val)
-            self.search_seconds_ = time.perf_counter() - self._started
+            self.search_seconds_ = time.perf_counter() - started
             self._collect_results()
             started = time.perf_counter()
             model = self._refit_model(x_train, y_train, x_val, y_val)
@@ -354,31 +329,13 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
 
     def _collect_results(self) -> None:
         best = self.tuner_.oracle.get_best_trials(1)[0]
-        direction = self.tuner_.oracle.objective.direction
-        rows = []
-        for trial_id, trial in self.tuner_.oracle.trials.items():
-            record = self.tuner_.records.get(trial_id, {})
-            rows.append(
-                {
-                    "trial_id": trial_id,
-                    "status": trial.status,
-                    "score": None if trial.score is None else float(trial.score),
-                    "hyperparameters": dict(trial.hyperparameters.values),
-                    "architecture": record.get("architecture"),
-                    "params": record.get("params"),
-                    "epochs": record.get("epochs"),
-                    "seconds": record.get("seconds"),
-                }
-            )
-        sign = -1.0 if direction == "max" else 1.0
-        rows.sort(key=lambda r: (r["score"] is None, sign * (r["score"] if r["score"] is not None else 0.0)))
-        self.leaderboard_ = rows
+        self.leaderboard_ = self.tuner_.leaderboard()
         self.best_trial_id_ = best.trial_id
         self.best_score_ = float(best.score)
         self.best_step_ = int(best.best_step or 0)
         self.best_hyperparameters_ = dict(best.hyperparameters.values)
-        arch_json = self.tuner_.records.get(best.trial_id, {}).get("architecture_json")
-        self.best_architecture_ = Architecture.from_json(arch_json) if arch_json else None
+        self.best_architecture_ = self.tuner_.architecture_of(best.trial_id)
+        self.oracle_seconds_ = self.tuner_.oracle_seconds
 
     def _refit_model(self, x_train, y_train, x_val, y_val) -> keras.Model:
         best = self.tuner_.oracle.get_trial(self.best_trial_id_)
@@ -438,120 +395,4 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
         class indices back to labels stays with the estimator (`classes_`).
         """
         check_is_fitted(self, "best_model_")
-        path = os.fspath(path)
-        if format == "saved_model":
-            self.best_model_.export(path, format="tf_saved_model", verbose=False)
-        elif format == "keras":
-            if not path.endswith(".keras"):
-                path += ".keras"
-            self.best_model_.save(path)
-        else:
-            raise ValueError(f"Unknown export format {format!r}; choose 'saved_model' or 'keras'.")
-        return path
-
-
-class NASClassifier(ClassifierMixin, BaseNASEstimator):
-    """Finds, trains and exports a Keras classifier by neural architecture search.
-
-    Labels may be integers, strings or one-hot rows; `classes_` holds them
-    (column indices for one-hot rows) and `predict` returns them. See `BaseNASEstimator` for
-    the parameters.
-
-    Example:
-
-    ```python
-    from sklearn.datasets import load_digits
-    x, y = load_digits(return_X_y=True)
-    clf = NASClassifier(max_trials=5, epochs=5, seed=0).fit(x.reshape(-1, 8, 8, 1), y)
-    clf.predict(x[:3].reshape(-1, 8, 8, 1)); clf.export("digits_model")
-    ```
-    """
-
-    _task = "classification"
-
-    def _fit_targets(self, y):
-        labels = data.check_class_labels(y)
-        self._label_encoder = LabelEncoder().fit(labels)
-        self.classes_ = self._label_encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(f"Classification needs at least 2 classes; y holds only {list(self.classes_)}.")
-        return self._label_encoder.transform(labels).astype(np.int32)
-
-    def _encode_targets(self, y, name="y"):
-        labels = data.check_class_labels(y, name)
-        unknown = set(np.unique(labels).tolist()) - set(self.classes_.tolist())
-        if unknown:
-            raise ValueError(f"{name} holds labels not seen in training: {sorted(map(str, unknown))[:10]}.")
-        return self._label_encoder.transform(labels).astype(np.int32)
-
-    def _head(self):
-        return Head("classification", len(self.classes_))
-
-    def score(self, x, y, sample_weight=None) -> float:
-        """Accuracy of `predict(x)` against y (labels or one-hot rows)."""
-        from sklearn.metrics import accuracy_score
-
-        return float(accuracy_score(data.check_class_labels(y), self.predict(x), sample_weight=sample_weight))
-
-    def predict_proba(self, x) -> np.ndarray:
-        """Class probabilities, shape (samples, classes), columns ordered as `classes_`."""
-        return self._predict_raw(x)
-
-    def predict(self, x) -> np.ndarray:
-        """Predicted labels: the training labels' values, or column indices if they were one-hot."""
-        indices = np.argmax(self.predict_proba(x), axis=1)
-        return self.classes_[indices]
-
-
-class NASRegressor(RegressorMixin, BaseNASEstimator):
-    """Finds, trains and exports a Keras regressor by neural architecture search.
-
-    Targets may be 1-D or 2-D (several outputs). They are standardised for
-    training; the exported model outputs values in the original units. See
-    `BaseNASEstimator` for the parameters.
-
-    Example:
-
-    ```python
-    from sklearn.datasets import load_diabetes
-    x, y = load_diabetes(return_X_y=True)
-    reg = NASRegressor(max_trials=5, epochs=20, seed=0).fit(x, y)
-    reg.score(x, y)
-    ```
-    """
-
-    _task = "regression"
-
-    def _fit_targets(self, y):
-        targets = data.check_regression_targets(y)
-        self._single_output = targets.ndim == 1
-        targets = targets.reshape(len(targets), -1)
-        self.target_mean_ = targets.mean(axis=0)
-        self.target_scale_ = np.where(targets.std(axis=0) > 0, targets.std(axis=0), 1.0).astype(np.float32)
-        return (targets - self.target_mean_) / self.target_scale_
-
-    def _encode_targets(self, y, name="y"):
-        targets = data.check_regression_targets(y, name)
-        targets = targets.reshape(len(targets), -1)
-        if targets.shape[1] != len(self.target_mean_):
-            raise ValueError(f"{name} has {targets.shape[1]} outputs; training had {len(self.target_mean_)}.")
-        return targets
-
-    def _head(self):
-        return Head("regression", len(self.target_mean_))
-
-    def _split(self, x, y):
-        x_train, x_val, y_train, y_val = super()._split(x, y)
-        if self.validation_data is not None:  # user targets come in original units
-            y_val = (y_val - self.target_mean_) / self.target_scale_
-        return x_train, x_val, y_train, y_val
-
-    def _output_layers(self, x):
-        return keras.layers.Rescaling(
-            scale=self.target_scale_.tolist(), offset=self.target_mean_.tolist(), name="denormalize"
-        )(x)
-
-    def predict(self, x) -> np.ndarray:
-        """Predicted targets in their original units (1-D for a single output)."""
-        predictions = self._predict_raw(x)
-        return predictions[:, 0] if self._single_output else predictions
+        return export.export_model(self.best_model_, path, format)

@@ -1,0 +1,108 @@
+"""Benchmarks: keras_nas side by side with keras-tuner, AutoKeras and plain baselines.
+
+    python -m benchmarks run --suite full                 # seeds 0 1 2 on digits, mnist1d, breast_cancer
+    python -m benchmarks run --suite full --budget time   # 300 s wall clock per run instead of 15 trials
+    python -m benchmarks run --suite smoke                # 1 seed, 2 trials, 1 epoch, small data
+    python -m benchmarks report --out benchmarks/results/full
+    python -m benchmarks list
+
+Runs go one after another, each in its own process with a hard timeout; a
+stopped suite continues where it stopped (finished runs are kept) unless
+--fresh. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from benchmarks import report, runner
+from benchmarks.contenders import Budget, registry
+from benchmarks.splits import DATASETS
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a suite and write results, table and plots")
+    run.add_argument("--suite", choices=["full", "smoke"], default="full")
+    run.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    run.add_argument("--seeds", nargs="+", type=int, default=None, help="default: 0 1 2 (full), 0 (smoke)")
+    run.add_argument("--contenders", nargs="+", default=None, help="default: all (see `list`)")
+    run.add_argument("--budget", choices=["trials", "time"], default="trials")
+    run.add_argument("--max-trials", type=int, default=None, help="default 15 (full), 2 (smoke)")
+    run.add_argument("--epochs", type=int, default=None, help="default 10 (full), 1 (smoke)")
+    run.add_argument("--seconds", type=float, default=300.0, help="wall-clock budget with --budget time")
+    run.add_argument("--timeout", type=float, default=2400.0, help="hard limit per run, seconds")
+    run.add_argument("--out", default=None, help="default benchmarks/results/<suite>[_time]")
+    run.add_argument("--fresh", action="store_true", help="rerun runs that already have results")
+    run.add_argument("--in-process", action="store_true", help="no child processes (faster, less isolated)")
+    rep = commands.add_parser("report", help="rebuild the table and plots from results")
+    rep.add_argument("--out", required=True)
+    child = commands.add_parser("child")  # internal: one run in this process
+    child.add_argument("contender")
+    child.add_argument("dataset")
+    child.add_argument("seed", type=int)
+    child.add_argument("path")
+    child.add_argument("--budget", required=True)
+    child.add_argument("--smoke", action="store_true")
+    commands.add_parser("list", help="list the contenders")
+    return parser
+
+
+def _write_report(out: str, command: str) -> str:
+    results = report.load_results(out)
+    text = report.markdown(results, command)
+    with open(os.path.join(out, "results.md"), "w") as handle:
+        handle.write(text)
+    report.plots(results, out)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    if args.command == "list":
+        for contender in registry().values():
+            print(f"{contender.name:24} {'anchor' if contender.anchor else 'keras_nas':9} {contender.description}")
+        return 0
+    if args.command == "child":
+        result = runner.run_here(args.contender, args.dataset, args.seed, Budget(**json.loads(args.budget)), args.smoke)
+        with open(args.path, "w") as handle:
+            json.dump(result, handle)
+        return 0
+    if args.command == "report":
+        print(_write_report(args.out, "python -m benchmarks report --out " + args.out))
+        return 0
+
+    smoke = args.suite == "smoke"
+    budget = Budget(
+        max_trials=args.max_trials or (2 if smoke else 15),
+        epochs=args.epochs or (1 if smoke else 10),
+        seconds=args.seconds if args.budget == "time" else None,
+    )
+    contenders = args.contenders or list(registry())
+    unknown = set(contenders) - set(registry())
+    if unknown:
+        print(f"Unknown contenders {sorted(unknown)}; see `python -m benchmarks list`.", file=sys.stderr)
+        return 2
+    out = args.out or os.path.join(HERE, "results", args.suite + ("_time" if args.budget == "time" else ""))
+    results = runner.run_suite(args.datasets, args.seeds or ([0] if smoke else [0, 1, 2]), contenders, budget, out,
+                               smoke=smoke, timeout=args.timeout, isolated=not args.in_process, fresh=args.fresh)
+    print(_write_report(out, "python -m benchmarks " + " ".join(argv)))
+    if smoke:  # the smoke suite checks that every contender produced a complete, well-formed result
+        bad = {f"{r['dataset']} {r['contender']}": runner.problems(r) for r in results if runner.problems(r)}
+        for name, found in bad.items():
+            print(f"MALFORMED {name}: {'; '.join(found)}", file=sys.stderr)
+        print(f"smoke: {len(results) - len(bad)} of {len(results)} runs complete and well formed")
+        return 1 if bad else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

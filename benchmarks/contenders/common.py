@@ -1,0 +1,23 @@
+"""Helpers shared by contenders: the same input standardisation and search space for everyone."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keras_nas import Head, data, spaces
+
+
+def standardize(split):
+    """x_train, x_val, x_test standardised per feature/channel with training statistics, as NASClassifier does."""
+    mean, variance = data.moments(split.x_train)
+    return [data.standardize(x, mean, variance) for x in (split.x_train, split.x_val, split.x_test)]
+
+
+def search_space(split):
+    """The search space NASClassifier's "auto" picks for this data, set up for its shape and classes."""
+    input_shape = split.x_train.shape[1:]
+    return spaces.get_space("auto", input_shape).configure(input_shape, Head("classification", split.num_classes))
+
+
+def accuracy(model, x, y) -> float:
+    return float(np.mean(np.argmax(model.predict(x, verbose=0), axis=1) == y))

@@ -1,0 +1,134 @@
+"""Turning run results into a Markdown table and PNG plots."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import statistics
+
+from benchmarks.contenders import registry
+from benchmarks.environment import describe
+
+
+def load_results(out: str) -> list[dict]:
+    results = []
+    for path in sorted(glob.glob(os.path.join(out, "*_seed*_*.json"))):
+        with open(path) as handle:
+            results.append(json.load(handle))
+    return results
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _fmt(value, digits=4):
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def summarise(results: list[dict]) -> dict[str, dict[str, dict]]:
+    """Per dataset, per contender: medians and spreads over seeds of every measured field."""
+    summary: dict[str, dict[str, dict]] = {}
+    for result in results:
+        summary.setdefault(result["dataset"], {}).setdefault(result["contender"], {"runs": []})["runs"].append(result)
+    for by_contender in summary.values():
+        for row in by_contender.values():
+            ok = [r for r in row["runs"] if r.get("status") == "ok"]
+            row["ok"], row["total"] = len(ok), len(row["runs"])
+            scores = [r["test_score"] for r in ok]
+            row["test"] = _median(scores)
+            row["test_min"] = min(scores) if scores else None
+            row["test_max"] = max(scores) if scores else None
+            for field in ("best_val_score", "wall_seconds", "epochs_trained", "trials_completed", "peak_rss_mib",
+                          "oracle_seconds", "params"):
+                row[field] = _median([r.get(field) for r in ok])
+            row["statuses"] = sorted({r.get("status") for r in row["runs"]} - {"ok"})
+    return summary
+
+
+def markdown(results: list[dict], command: str) -> str:
+    contenders = registry()
+    summary = summarise(results)
+    lines = ["# keras_nas benchmark", "", f"Command: `{command}`", ""]
+    if results:
+        env = results[0]["environment"]
+        budget = results[0].get("budget", {})
+        lines += [f"Environment: {describe(env)}.", "",
+                  f"Budget: {budget.get('max_trials')} trials × ≤ {budget.get('epochs')} epochs "
+                  f"(early stopping, patience {budget.get('patience')})"
+                  + (f", {budget['seconds']:.0f} s wall clock" if budget.get("seconds") else "")
+                  + f"; seeds {sorted({r['seed'] for r in results})}; test splits never seen by any search.", ""]
+    for dataset, rows in summary.items():
+        anchors = {name: row for name, row in rows.items()
+                   if name in contenders and contenders[name].anchor and row["test"] is not None}
+        best_anchor = max(anchors, key=lambda name: anchors[name]["test"]) if anchors else None
+        lines += [f"## {dataset}", "",
+                  f"Best anchor (highest median test accuracy among non-keras_nas contenders): `{best_anchor}`.", "",
+                  "| contender | test acc. median | min–max | ratio to best anchor | val acc. | wall s | wall ratio | "
+                  "epochs | trials | peak RSS MiB | oracle s | runs ok |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        reference = rows[best_anchor] if best_anchor else None
+        for name, row in sorted(rows.items(), key=lambda item: -(item[1]["test"] or -1)):
+            ratio = row["test"] / reference["test"] if reference and row["test"] else None
+            wall_ratio = (row["wall_seconds"] / reference["wall_seconds"]
+                          if reference and row["wall_seconds"] and reference["wall_seconds"] else None)
+            spread = f"{_fmt(row['test_min'])}–{_fmt(row['test_max'])}" if row["test"] is not None else "–"
+            status = f"{row['ok']}/{row['total']}" + (f" ({', '.join(row['statuses'])})" if row["statuses"] else "")
+            lines.append(
+                f"| {name} | {_fmt(row['test'])} | {spread} | {_fmt(ratio, 3)} | {_fmt(row['best_val_score'])} | "
+                f"{_fmt(row['wall_seconds'], 0)} | {_fmt(wall_ratio, 2)} | {_fmt(row['epochs_trained'], 0)} | "
+                f"{_fmt(row['trials_completed'], 0)} | {_fmt(row['peak_rss_mib'], 0)} | "
+                f"{_fmt(row['oracle_seconds'], 1)} | {status} |"
+            )
+        lines.append("")
+    lines += ["## Contenders", ""] + [f"- `{c.name}`: {c.description}" for c in contenders.values()]
+    return "\n".join(lines) + "\n"
+
+
+def plots(results: list[dict], out: str) -> list[str]:
+    """Anytime curves per dataset and test accuracy against parameter count; returns the PNG paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in results if r.get("status") == "ok"]
+    names = sorted({r["contender"] for r in ok})
+    colors = {name: plt.cm.tab10(i % 10) for i, name in enumerate(names)}
+    written = []
+    for dataset in sorted({r["dataset"] for r in ok}):
+        figure, axis = plt.subplots(figsize=(8, 5))
+        for name in names:
+            for index, run in enumerate(r for r in ok if r["dataset"] == dataset and r["contender"] == name):
+                if run.get("anytime"):
+                    xs, ys = zip(*run["anytime"])
+                    axis.step(xs, ys, where="post", color=colors[name], alpha=0.8,
+                              label=name if index == 0 else None)
+        axis.set(xlabel="seconds since the run started", ylabel="best validation accuracy so far",
+                 title=f"Anytime performance on {dataset}")
+        axis.legend(fontsize=8)
+        axis.grid(alpha=0.3)
+        path = os.path.join(out, f"anytime_{dataset}.png")
+        figure.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(figure)
+        written.append(path)
+    datasets = sorted({r["dataset"] for r in ok})
+    if datasets:
+        figure, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4.5), squeeze=False)
+        for axis, dataset in zip(axes[0], datasets):
+            for name in names:
+                runs = [r for r in ok if r["dataset"] == dataset and r["contender"] == name and r.get("params")]
+                axis.scatter([r["params"] for r in runs], [r["test_score"] for r in runs], color=colors[name],
+                             label=name, s=25)
+            axis.set(xscale="log", xlabel="parameters of the final model", ylabel="test accuracy", title=dataset)
+            axis.grid(alpha=0.3)
+        axes[0][0].legend(fontsize=7)
+        path = os.path.join(out, "accuracy_vs_params.png")
+        figure.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(figure)
+        written.append(path)
+    return written

@@ -1,0 +1,54 @@
+"""The benchmark harness's bookkeeping (the searches themselves run in `python -m benchmarks`)."""
+import json
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from benchmarks import report, runner  # noqa: E402
+from benchmarks.splits import load_split  # noqa: E402
+
+
+def _result(contender, dataset, seed, test, wall, status="ok"):
+    return {
+        "contender": contender, "dataset": dataset, "seed": seed, "status": status, "error": None,
+        "budget": {"max_trials": 15, "epochs": 10, "seconds": None, "patience": 3}, "metric": "accuracy",
+        "test_score": test, "best_val_score": test + 0.01, "epochs_trained": 100, "trials_completed": 15,
+        "oracle_seconds": 1.5, "anytime": [[10.0, 0.5], [20.0, test + 0.01]], "params": 1000,
+        "architecture": "dense64", "wall_seconds": wall, "peak_rss_mib": 900.0,
+        "environment": {"cpu": "cpu", "cores": 2, "python": "3.11", "packages": {"keras": "3"}},
+    }
+
+
+def test_splits_never_share_examples_and_are_fixed_per_seed():
+    a, b = load_split("breast_cancer", 0), load_split("breast_cancer", 0)
+    assert (a.x_test == b.x_test).all()
+    rows = {tuple(r) for r in a.x_train} | {tuple(r) for r in a.x_val}
+    assert not rows & {tuple(r) for r in a.x_test}
+    assert len(a.x_train) + len(a.x_val) + len(a.x_test) == 569
+    assert not (load_split("breast_cancer", 1).x_test.shape == a.x_test.shape and (load_split("breast_cancer", 1).x_test == a.x_test).all())
+
+
+def test_problems_flags_incomplete_results():
+    assert runner.problems(_result("keras_nas:random", "digits", 0, 0.9, 10)) == []
+    broken = _result("autokeras", "digits", 0, 0.9, 10)
+    broken["anytime"] = [[10.0, 0.9], [20.0, 0.5]]
+    del broken["params"]
+    assert runner.problems(broken) == ["missing params", "anytime curve is not monotone"]
+    assert runner.problems({"status": "timeout", "error": "killed"})[0].startswith("status timeout")
+
+
+def test_table_reports_medians_and_ratios(tmp_path):
+    results = [_result("keras_nas:random", "digits", s, t, 100) for s, t in enumerate([0.90, 0.96, 0.94])]
+    results += [_result("keras_tuner:random", "digits", s, t, 200) for s, t in enumerate([0.80, 0.85, 0.90])]
+    results += [_result("sklearn_mlp", "digits", 0, 0.5, 1, status="timeout")]
+    for result in results:
+        (tmp_path / f"{result['dataset']}_seed{result['seed']}_{result['contender'].replace(':', '-')}.json").write_text(
+            json.dumps(result))
+    text = report.markdown(report.load_results(str(tmp_path)), "cmd")
+    assert "Best anchor (highest median test accuracy among non-keras_nas contenders): `keras_tuner:random`" in text
+    row = next(line for line in text.splitlines() if line.startswith("| keras_nas:random"))
+    assert "| 0.9400 | 0.9000–0.9600 | 1.106 |" in row and "| 0.50 |" in row
+    assert "0/1 (timeout)" in text
+    paths = report.plots(report.load_results(str(tmp_path)), str(tmp_path))
+    assert [p.split("/")[-1] for p in paths] == ["anytime_digits.png", "accuracy_vs_params.png"]
