@@ -2,7 +2,7 @@
 
     python -m benchmarks run --suite full                 # seeds 0 1 2 on digits, mnist1d, breast_cancer
     python -m benchmarks run --suite full --budget time   # 300 s wall clock per run instead of 15 trials
-    python -m benchmarks run --suite smoke                # 1 seed, 2 trials, 1 epoch, small data
+    python -m benchmarks run --suite smoke                # 1 seed, 2 trials, 1 epoch, small data, in one process
     python -m benchmarks report --out benchmarks/results/full
     python -m benchmarks list
 
@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a suite and write results, table and plots")
     run.add_argument("--suite", choices=["full", "smoke"], default="full")
-    run.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    run.add_argument("--datasets", nargs="+", choices=DATASETS, default=None,
+                     help="default: all (full); mnist1d and breast_cancer (smoke)")
     run.add_argument("--seeds", nargs="+", type=int, default=None, help="default: 0 1 2 (full), 0 (smoke)")
     run.add_argument("--contenders", nargs="+", default=None, help="default: all (see `list`)")
     run.add_argument("--budget", choices=["trials", "time"], default="trials")
@@ -41,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=2400.0, help="hard limit per run, seconds")
     run.add_argument("--out", default=None, help="default benchmarks/results/<suite>[_time]")
     run.add_argument("--fresh", action="store_true", help="rerun runs that already have results")
-    run.add_argument("--in-process", action="store_true", help="no child processes (faster, less isolated)")
+    run.add_argument("--in-process", action="store_true",
+                     help="no child processes (faster, less isolated); always on for the smoke suite")
     rep = commands.add_parser("report", help="rebuild the table and plots from results")
     rep.add_argument("--out", required=True)
     child = commands.add_parser("child")  # internal: one run in this process
@@ -92,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Unknown contenders {sorted(unknown)}; see `python -m benchmarks list`.", file=sys.stderr)
         return 2
     out = args.out or os.path.join(HERE, "results", args.suite + ("_time" if args.budget == "time" else ""))
-    results = runner.run_suite(args.datasets, args.seeds or ([0] if smoke else [0, 1, 2]), contenders, budget, out,
-                               smoke=smoke, timeout=args.timeout, isolated=not args.in_process, fresh=args.fresh)
+    datasets = args.datasets or (["mnist1d", "breast_cancer"] if smoke else list(DATASETS))
+    results = runner.run_suite(datasets, args.seeds or ([0] if smoke else [0, 1, 2]), contenders, budget, out,
+                               smoke=smoke, timeout=args.timeout, isolated=not (args.in_process or smoke),
+                               fresh=args.fresh or smoke)
     print(_write_report(out, "python -m benchmarks " + " ".join(argv)))
     if smoke:  # the smoke suite checks that every contender produced a complete, well-formed result
         bad = {f"{r['dataset']} {r['contender']}": runner.problems(r) for r in results if runner.problems(r)}

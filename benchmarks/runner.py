@@ -25,7 +25,7 @@ RESULT_FIELDS = (
     "test_score", "best_val_score", "epochs_trained", "trials_completed", "oracle_seconds", "anytime", "params",
     "architecture",
 )
-SMOKE_SIZES = {"max_train": 240, "max_test": 120}
+SMOKE_SIZES = {"max_train": 160, "max_test": 80}
 
 
 def problems(result: dict) -> list[str]:

@@ -24,7 +24,10 @@ DESCRIPTION = "AutoKeras 3 ImageClassifier (images) or StructuredDataClassifier 
 def _shim(autokeras) -> None:
     data_utils = autokeras.utils.data_utils
     if not getattr(data_utils, "_keras_nas_shim", False):
-        data_utils.dataset_shape = lambda dataset: tree.map_structure(lambda x: [int(d) for d in x.shape], dataset)
+        # the same numpy-array leaves as the original, holding Python ints
+        data_utils.dataset_shape = lambda dataset: tree.map_structure(
+            lambda x: np.array([int(d) for d in x.shape], dtype=object), dataset
+        )
         data_utils._keras_nas_shim = True
 
 
