@@ -1,0 +1,80 @@
+"""`MorphismTuner`: a `NASTuner` whose children start from their parent's trained weights."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+from keras_nas import morphisms
+from keras_nas.oracles.morphism import MOVES, PARENT, MorphismOracle
+from keras_nas.tuner import NASTuner
+
+
+class MorphismTuner(NASTuner):
+    """Runs a `MorphismOracle` search with weight inheritance.
+
+    A trial whose values name a parent (`nas/parent_trial_id`) and the moves
+    from it (`nas/moves`) is initialised from the parent's best checkpoint
+    carried through those function-preserving moves
+    (`keras_nas.morphisms.inherit`): before any training it computes the
+    parent's function. Only the checkpoints of the `keep_checkpoints` best
+    trials are kept on disk; a child of a pruned parent trains from scratch.
+
+    Args:
+        hypermodel: A `SearchSpace` (a `MorphismSpace` to grow architectures).
+        oracle: A `MorphismOracle`; None makes one with `max_trials` and `seed`.
+        keep_checkpoints: How many of the best trials keep their weights.
+        **kwargs: Passed to `NASTuner` (time_budget, patience, seed, directory, ...).
+    """
+
+    def __init__(self, hypermodel, oracle=None, max_trials=10, objective=None, keep_checkpoints=8, **kwargs):
+        if oracle is None:
+            oracle = MorphismOracle(objective=objective, max_trials=max_trials, seed=kwargs.get("seed"))
+        self.keep_checkpoints = int(keep_checkpoints)
+        self._inheritance = None
+        super().__init__(hypermodel, oracle, **kwargs)
+        if isinstance(self.oracle, MorphismOracle) and self.oracle.hypermodel is None:
+            self.oracle.hypermodel = self.hypermodel
+
+    def _build_hypermodel(self, hp):
+        model = super()._build_hypermodel(hp)
+        parent_id, moves = hp.values.get(PARENT), hp.values.get(MOVES)
+        self._inheritance = None
+        if parent_id is None or moves is None:
+            return model
+        checkpoint = self._get_checkpoint_fname(parent_id)
+        if not os.path.exists(checkpoint):
+            self._inheritance = {"parent": parent_id, "inherited": False}
+            return model
+        space = self.hypermodel
+        parent_hp = self.oracle.get_trial(parent_id).hyperparameters
+        parent_architecture = space.architecture(parent_hp)
+        parent_model = parent_architecture.build(space.input_shape, head=space.head)
+        with warnings.catch_warnings():  # the checkpoint also holds optimizer variables
+            warnings.simplefilter("ignore")
+            parent_model.load_weights(checkpoint)
+        chain = [morphisms.Move.from_dict(m) for m in json.loads(moves)]
+        morphisms.inherit(parent_model, parent_architecture, chain, model, space.input_shape, space.head,
+                          seed=self.seed)
+        self._inheritance = {"parent": parent_id, "inherited": True, "moves": len(chain)}
+        return model
+
+    def _describe(self, trial, results, seconds):
+        record = super()._describe(trial, results, seconds)
+        if self._inheritance:
+            record.update(self._inheritance)
+        return record
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        self._prune_checkpoints()
+
+    def _prune_checkpoints(self) -> None:
+        """Deletes the weights of completed trials outside the best `keep_checkpoints`."""
+        keep = {t.trial_id for t in self.oracle.get_best_trials(self.keep_checkpoints)}
+        for trial_id, trial in self.oracle.trials.items():
+            if trial.status == "COMPLETED" and trial_id not in keep:
+                path = self._get_checkpoint_fname(trial_id)
+                if os.path.exists(path):
+                    os.remove(path)

@@ -1,0 +1,71 @@
+"""`MorphismSpace`: a space whose architecture is grown by network morphisms.
+
+The architecture itself is the value `"nas/architecture"` (its JSON), set by
+the `MorphismOracle`; without it the space builds its seed: a small MLP for
+tabular data, or Auto-Keras's three-block CNN (narrower) for sequences and
+images. Optimizer and learning rate are ordinary hyperparameters. Bounds on
+depth and width keep every proposal inside the space.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras_tuner
+
+from keras_nas.architecture import Architecture, Layer
+from keras_nas.spaces.base import SearchSpace
+
+ARCHITECTURE = "nas/architecture"
+
+
+def seed_architecture(input_shape) -> Architecture:
+    """The starting network: dense 64-64 for flat inputs, else 3 x (conv 32 + relu + max-pool) + global pool."""
+    if len(tuple(input_shape)) == 1:
+        return Architecture([Layer.of("dense", units=64, activation="relu"), Layer.of("dense", units=64, activation="relu")])
+    layers = []
+    for _ in range(3):
+        layers += [Layer.of("conv", filters=32, activation="relu"), Layer.of("pool")]
+    return Architecture(layers + [Layer.of("global_pool")])
+
+
+class MorphismSpace(SearchSpace):
+    """Architectures reached from a seed by morphisms (deeper, wider, skips), within bounds.
+
+    Args:
+        seed: The starting `Architecture`; None picks one from the input shape.
+        max_layers: The most main-path layers an architecture may have.
+        max_width: The most units or filters a layer may have.
+        **kwargs: Passed to `SearchSpace` (input_shape, head, optimizers, learning_rate).
+    """
+
+    def __init__(self, seed: Architecture | dict | None = None, max_layers: int = 40, max_width: int = 512,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.seed = Architecture.from_dict(seed) if isinstance(seed, dict) else seed
+        self.max_layers = int(max_layers)
+        self.max_width = int(max_width)
+
+    def get_config(self):
+        seed = None if self.seed is None else self.seed.to_dict()
+        return {**super().get_config(), "seed": seed, "max_layers": self.max_layers, "max_width": self.max_width}
+
+    def seed_architecture(self) -> Architecture:
+        return self.seed or seed_architecture(self.input_shape or (1,))
+
+    def architecture(self, hp: keras_tuner.HyperParameters) -> Architecture:
+        text = hp.values.get(ARCHITECTURE)
+        return Architecture.from_json(text) if text else self.seed_architecture()
+
+    def within_bounds(self, architecture: Architecture) -> bool:
+        if len(architecture.layers) > self.max_layers:
+            return False
+        widths = [layer.get("units", layer.get("filters", 0)) for layer in architecture.layers]
+        return max(widths, default=0) <= self.max_width
+
+    def values_for(self, architecture: Architecture) -> dict[str, Any] | None:
+        """The values that make `architecture(hp)` return this architecture, or None if out of bounds."""
+        return {ARCHITECTURE: architecture.to_json()} if self.within_bounds(architecture) else None
+
+
+__all__ = ["ARCHITECTURE", "MorphismSpace", "seed_architecture"]

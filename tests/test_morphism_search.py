@@ -1,0 +1,119 @@
+"""MorphismOracle and MorphismTuner: proposals, weight inheritance, resume, drop-in use in keras-tuner."""
+import json
+
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+
+from keras_nas.architecture import Head
+from keras_nas.morphism_tuner import MorphismTuner
+from keras_nas.oracles.morphism import MOVES, PARENT, MorphismOracle, hyperparameter_distance
+from keras_nas.spaces import DenseSpace
+from keras_nas.spaces.morphism import ARCHITECTURE, MorphismSpace
+
+
+def _space(x, n=2):
+    return MorphismSpace(input_shape=(x.shape[1],), head=Head("classification", n), max_width=256)
+
+
+def _oracle(max_trials=6, **kwargs):
+    return MorphismOracle(objective="val_accuracy", max_trials=max_trials, num_initial_points=2, seed=4, **kwargs)
+
+
+def test_growing_search_inherits_weights(tmp_path, tabular_small):
+    x, y = tabular_small
+    tuner = MorphismTuner(_space(x), _oracle(), directory=tmp_path, project_name="p", seed=0)
+    tuner.search(x, y, validation_split=0.25, epochs=2, verbose=0)
+    trials = list(tuner.oracle.trials.values())
+    assert [t.status for t in trials] == ["COMPLETED"] * 6
+    children = [t for t in trials if PARENT in t.hyperparameters.values]
+    assert children and all(ARCHITECTURE in t.hyperparameters.values for t in trials[1:])
+    assert any(tuner.records[t.trial_id].get("inherited") for t in children)
+    assert not any("fallback" in entry for entry in tuner.oracle.proposal_log)
+
+
+def test_a_child_starts_with_its_parents_function(tmp_path, tabular_small):
+    x, y = tabular_small
+    tuner = MorphismTuner(_space(x), _oracle(max_trials=5), directory=tmp_path, project_name="p", seed=0,
+                          keep_checkpoints=10)
+    tuner.search(x, y, validation_split=0.25, epochs=2, verbose=0)
+    child = next(t for t in tuner.oracle.trials.values() if PARENT in t.hyperparameters.values)
+    parent = tuner.oracle.get_trial(child.hyperparameters.values[PARENT])
+    before_training = tuner._build_hypermodel(child.hyperparameters)
+    trained_parent = tuner.load_model(parent)
+    np.testing.assert_allclose(before_training.predict(x[:20], verbose=0), trained_parent.predict(x[:20], verbose=0),
+                               atol=1e-4)
+    assert json.loads(child.hyperparameters.values[MOVES])
+
+
+def test_checkpoints_are_pruned_to_the_best(tmp_path, tabular_small):
+    x, y = tabular_small
+    tuner = MorphismTuner(_space(x), _oracle(max_trials=5), directory=tmp_path, project_name="p", keep_checkpoints=2)
+    tuner.search(x, y, validation_split=0.25, epochs=1, verbose=0)
+    import os
+    kept = [tid for tid in tuner.oracle.trials if os.path.exists(tuner._get_checkpoint_fname(tid))]
+    assert len(kept) == 2 and set(kept) == {t.trial_id for t in tuner.oracle.get_best_trials(2)}
+
+
+def test_resume_keeps_trials_and_oracle_state(tmp_path, tabular_small):
+    x, y = tabular_small
+    first = MorphismTuner(_space(x), _oracle(max_trials=4), directory=tmp_path, project_name="p", seed=0)
+    first.search(x, y, validation_split=0.25, epochs=1, verbose=0)
+    before = {tid: (t.score, dict(t.hyperparameters.values)) for tid, t in first.oracle.trials.items()}
+    log = list(first.oracle.proposal_log)
+    second = MorphismTuner(_space(x), _oracle(max_trials=6), directory=tmp_path, project_name="p", seed=0)
+    assert second.oracle.proposal_log == log
+    second.search(x, y, validation_split=0.25, epochs=1, verbose=0)
+    after = {tid: (t.score, dict(t.hyperparameters.values)) for tid, t in second.oracle.trials.items()}
+    assert len(after) == 6 and all(after[tid] == before[tid] for tid in before)
+
+
+def test_drop_in_for_a_stock_tuner_with_a_plain_build_function(tmp_path, tabular_small):
+    x, y = tabular_small
+
+    def build(hp):
+        model = keras.Sequential([keras.Input((x.shape[1],))])
+        for index in range(hp.Int("layers", 1, 3)):
+            with hp.conditional_scope("layers", list(range(index + 1, 4))):
+                model.add(keras.layers.Dense(hp.Choice(f"units_{index}", [8, 16, 32]), activation="relu"))
+        model.add(keras.layers.Dense(2, activation="softmax"))
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    pytest.importorskip("tensorboard")  # stock keras-tuner Tuners import it for every trial
+    tuner = keras_tuner.Tuner(oracle=_oracle(), hypermodel=build, directory=tmp_path)
+    tuner.search(x, y, validation_split=0.25, epochs=1, verbose=0)
+    assert len(tuner.oracle.trials) == 6
+    assert all(t.status == "COMPLETED" for t in tuner.oracle.trials.values())
+    assert not any("fallback" in entry for entry in tuner.oracle.proposal_log)
+
+
+def test_describable_space_is_searched_by_mutation(tmp_path, tabular_small):
+    x, y = tabular_small
+    space = DenseSpace(max_layers=3, input_shape=(x.shape[1],), head=Head("classification", 2))
+    tuner = MorphismTuner(space, _oracle(max_trials=5), directory=tmp_path, project_name="p")
+    tuner.search(x, y, validation_split=0.25, epochs=1, verbose=0)
+    assert len(tuner.oracle.trials) == 5
+    assert not any("fallback" in entry for entry in tuner.oracle.proposal_log)
+
+
+def test_populate_space_never_raises():
+    class Broken(MorphismSpace):
+        def architecture(self, hp):
+            raise RuntimeError("boom")
+
+    oracle = _oracle()
+    oracle.hypermodel = Broken(input_shape=(3,), head=Head("classification", 2))
+    oracle.hyperparameters.Choice("optimizer", ["adam"])
+    oracle._completed = lambda: [object()] * 5  # pretend the GP phase has started
+    result = oracle.populate_space("0")
+    assert result["status"] == "RUNNING" and "fallback" in oracle.proposal_log[-1]
+
+
+def test_hyperparameter_distance_counts_subtrees_present_on_one_side():
+    space = keras_tuner.HyperParameters()
+    a = {"layers": 1, "units_0": 8}
+    b = {"layers": 2, "units_0": 16, "units_1": 8}
+    assert hyperparameter_distance(a, a, space) == 0.0
+    assert hyperparameter_distance(a, b, space) == pytest.approx(0.5 + 0.5 + 1.0)
