@@ -50,6 +50,44 @@ def summarise(results: list[dict]) -> dict[str, dict[str, dict]]:
     return summary
 
 
+TARGET = "keras_tuner:bayesian"
+
+
+def time_to_target(results: list[dict], target: str = TARGET) -> dict[str, dict[str, list]]:
+    """Per dataset and keras_nas contender: for each seed, the seconds its anytime curve took to reach
+    `target`'s final best validation score on the same split, divided by `target`'s wall seconds
+    (None where it never got there)."""
+    ok = [r for r in results if r.get("status") == "ok"]
+    references = {(r["dataset"], r["seed"]): r for r in ok if r["contender"] == target}
+    found: dict[str, dict[str, list]] = {}
+    for run in ok:
+        reference = references.get((run["dataset"], run["seed"]))
+        if run["contender"] == target or not run["contender"].startswith("keras_nas") or reference is None:
+            continue
+        reached = next((t for t, value in run.get("anytime") or [] if value >= reference["best_val_score"]), None)
+        ratio = None if reached is None else reached / reference["wall_seconds"]
+        found.setdefault(run["dataset"], {}).setdefault(run["contender"], []).append((run["seed"], reached, ratio))
+    return found
+
+
+def _time_to_target_lines(results: list[dict]) -> list[str]:
+    found = time_to_target(results)
+    if not found:
+        return []
+    lines = [f"## Time to reach `{TARGET}`'s best validation score", "",
+             f"Seconds until a keras_nas run's best validation accuracy first reached the final best validation "
+             f"accuracy of `{TARGET}` on the same split and seed, as a fraction of `{TARGET}`'s wall time "
+             "(– : never reached).", "",
+             "| dataset | contender | per seed (seed: s, fraction) | median fraction |", "|---|---|---|---|"]
+    for dataset, rows in found.items():
+        for name, runs in sorted(rows.items()):
+            cells = ", ".join(f"{seed}: {_fmt(reached, 0)} s, {_fmt(ratio, 2)}" for seed, reached, ratio in sorted(runs))
+            ratios = [ratio if ratio is not None else float("inf") for _, _, ratio in runs]
+            median = statistics.median(ratios)
+            lines.append(f"| {dataset} | {name} | {cells} | {_fmt(median, 2) if median != float('inf') else '–'} |")
+    return lines + [""]
+
+
 def markdown(results: list[dict], command: str) -> str:
     contenders = registry()
     summary = summarise(results)
@@ -85,6 +123,7 @@ def markdown(results: list[dict], command: str) -> str:
                 f"{_fmt(row['oracle_seconds'], 1)} | {status} |"
             )
         lines.append("")
+    lines += _time_to_target_lines(results)
     lines += ["## Contenders", ""] + [f"- `{c.name}`: {c.description}" for c in contenders.values()]
     return "\n".join(lines) + "\n"
 

@@ -21,6 +21,8 @@ left-to-right recurrence is a running minimum).
 
 from __future__ import annotations
 
+import dataclasses
+
 from typing import Sequence
 
 import numpy as np
@@ -57,6 +59,17 @@ def skip_distance(a: Sequence[Skip], b: Sequence[Skip]) -> float:
     return float(costs[rows, cols].sum()) + abs(len(a) - len(b))
 
 
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """Architectures encoded for `ArchitectureDistance.to_many`: padded layer ids and distinct skip sets."""
+
+    size: int
+    columns: np.ndarray
+    lengths: np.ndarray
+    skip_sets: tuple
+    skip_index: np.ndarray
+
+
 class ArchitectureDistance:
     """The edit distance, with caches; call it on two architectures or use `to_many`/`matrix`.
 
@@ -78,6 +91,10 @@ class ArchitectureDistance:
         self._layers: list[Layer] = []
         self._costs = np.zeros((0, 0))
         self._skips: dict[tuple, float] = {}
+        # Pairwise distances between the architectures `matrix` has met (NaN: not computed yet).
+        self._known_index: dict[Architecture, int] = {}
+        self._known_architectures: list[Architecture] = []
+        self._known = np.zeros((0, 0))
 
     def _id(self, layer: Layer) -> int:
         index = self._ids.get(layer)
@@ -107,33 +124,77 @@ class ArchitectureDistance:
     def __call__(self, a: Architecture, b: Architecture) -> float:
         return float(self.to_many(a, [b])[0])
 
-    def to_many(self, a: Architecture, others: Sequence[Architecture]) -> np.ndarray:
-        """Distances from `a` to each of `others`."""
-        if not others:
-            return np.zeros(0)
-        row = np.array([self._id(layer) for layer in a.layers], dtype=np.int64)
-        lengths = np.array([len(o.layers) for o in others])
-        width = int(lengths.max())
-        columns = np.zeros((len(others), max(width, 1)), dtype=np.int64)
-        for index, other in enumerate(others):
-            columns[index, : len(other.layers)] = [self._id(layer) for layer in other.layers]
+    def _encode(self, architectures: Sequence[Architecture]) -> tuple[np.ndarray, np.ndarray]:
+        """Layer ids of each architecture, padded into one array, and the lengths."""
+        lengths = np.array([len(a.layers) for a in architectures], dtype=np.int64)
+        columns = np.zeros((len(architectures), max(int(lengths.max(initial=0)), 1)), dtype=np.int64)
+        for index, architecture in enumerate(architectures):
+            columns[index, : lengths[index]] = [self._id(layer) for layer in architecture.layers]
+        return columns, lengths
+
+    def _layer_distances(self, row: np.ndarray, columns: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Levenshtein distances from one id sequence to many at once (one numpy row per step)."""
         costs = self._cost_table()
+        width = int(lengths.max(initial=0))
         steps = np.arange(width + 1, dtype=float)
-        previous = np.broadcast_to(steps, (len(others), width + 1)).copy()
+        previous = np.broadcast_to(steps, (len(lengths), width + 1)).copy()
         for i, layer_id in enumerate(row, start=1):
             best = np.empty_like(previous)
             best[:, 0] = i
             if width:
                 best[:, 1:] = np.minimum(previous[:, 1:] + 1.0, previous[:, :-1] + costs[layer_id][columns[:, :width]])
             previous = np.minimum.accumulate(best - steps, axis=1) + steps
-        layers = previous[np.arange(len(others)), lengths]
-        skips = np.array([self._skip_distance(a.skips, o.skips) for o in others])
-        return layers + self.skip_weight * skips
+        return previous[np.arange(len(lengths)), lengths]
+
+    def batch(self, architectures: Sequence[Architecture]) -> "Batch":
+        """`architectures` prepared once for many `to_many` calls (encoded layers, distinct skip sets)."""
+        columns, lengths = self._encode(architectures)
+        skip_sets: dict[tuple[Skip, ...], int] = {}
+        skip_index = np.array([skip_sets.setdefault(a.skips, len(skip_sets)) for a in architectures], dtype=np.int64)
+        return Batch(len(architectures), columns, lengths, tuple(skip_sets), skip_index)
+
+    def to_many(self, a: Architecture, others: "Sequence[Architecture] | Batch") -> np.ndarray:
+        """Distances from `a` to each of `others` (a list, or a `batch` of them)."""
+        if not isinstance(others, Batch):
+            if not others:
+                return np.zeros(0)
+            others = self.batch(others)
+        if not others.size:
+            return np.zeros(0)
+        row = np.array([self._id(layer) for layer in a.layers], dtype=np.int64)
+        layers = self._layer_distances(row, others.columns, others.lengths)
+        skips = np.array([self._skip_distance(a.skips, skips) for skips in others.skip_sets])
+        return layers + self.skip_weight * skips[others.skip_index]
 
     def matrix(self, architectures: Sequence[Architecture]) -> np.ndarray:
-        """The symmetric matrix of pairwise distances."""
-        count = len(architectures)
-        result = np.zeros((count, count))
-        for index in range(count - 1):
-            result[index, index + 1 :] = self.to_many(architectures[index], architectures[index + 1 :])
-        return result + result.T
+        """The symmetric matrix of pairwise distances; pairs met before come from the cache."""
+        architectures = list(architectures)
+        index = np.array([self._index_of(a) for a in architectures], dtype=np.int64)
+        self._grow_known(len(self._known_architectures))
+        columns, lengths = self._encode(architectures)
+        for row in range(len(architectures) - 1):
+            others = np.arange(row + 1, len(architectures))
+            missing = others[np.isnan(self._known[index[row], index[others]])]
+            if not len(missing):
+                continue
+            values = self._layer_distances(columns[row, : lengths[row]], columns[missing], lengths[missing])
+            values += self.skip_weight * np.array(
+                [self._skip_distance(architectures[row].skips, architectures[m].skips) for m in missing])
+            self._known[index[row], index[missing]] = values
+            self._known[index[missing], index[row]] = values
+        result = self._known[np.ix_(index, index)].copy()
+        np.fill_diagonal(result, 0.0)
+        return result
+
+    def _index_of(self, architecture: Architecture) -> int:
+        position = self._known_index.get(architecture)
+        if position is None:
+            position = self._known_index[architecture] = len(self._known_architectures)
+            self._known_architectures.append(architecture)
+        return position
+
+    def _grow_known(self, size: int) -> None:
+        if self._known.shape[0] < size:
+            grown = np.full((2 * size, 2 * size), np.nan)
+            grown[: self._known.shape[0], : self._known.shape[0]] = self._known
+            self._known = grown

@@ -76,7 +76,7 @@ class ArchitectureGP:
 
     def embed(self, architectures: Sequence[Architecture]) -> np.ndarray:
         """The feature vectors phi(x) of architectures, relative to the fitted ones."""
-        return self._embed(np.stack([self.distance.to_many(a, self.architectures_) for a in architectures]))
+        return self._embed(np.stack([self.distance.to_many(a, self.batch_) for a in architectures]))
 
     def kernel(self, a: Sequence[Architecture], b: Sequence[Architecture] | None = None) -> np.ndarray:
         """The fitted kernel matrix between two lists of architectures."""
@@ -85,15 +85,23 @@ class ArchitectureGP:
         return rbf(left, right, self.length_scale_, self.signal_variance_)
 
     # -- fitting -----------------------------------------------------------
-    def _negative_log_likelihood(self, log_params: np.ndarray, features: np.ndarray, targets: np.ndarray) -> float:
+    @staticmethod
+    def _negative_log_likelihood(log_params: np.ndarray, squared: np.ndarray, targets: np.ndarray):
+        """Negative log marginal likelihood and its gradient in (log l, log s^2, log noise)."""
         length_scale, variance, noise = np.exp(log_params)
-        matrix = rbf(features, features, length_scale, variance) + noise * np.eye(len(targets))
+        shape = np.exp(-0.5 * squared / length_scale**2)
+        matrix = variance * shape + noise * np.eye(len(targets))
         try:
             factor = cholesky(matrix, lower=True)
         except np.linalg.LinAlgError:
-            return 1e25
+            return 1e25, np.zeros(3)
         alpha = cho_solve((factor, True), targets)
-        return float(0.5 * targets @ alpha + np.log(np.diag(factor)).sum() + 0.5 * len(targets) * math.log(2 * math.pi))
+        value = 0.5 * targets @ alpha + np.log(np.diag(factor)).sum() + 0.5 * len(targets) * math.log(2 * math.pi)
+        # d(-log p)/d theta = -1/2 tr((alpha alpha^T - K^-1) dK/d theta)
+        inner = np.outer(alpha, alpha) - cho_solve((factor, True), np.eye(len(targets)))
+        derivatives = (variance * shape * squared / length_scale**2, variance * shape)
+        gradient = [-0.5 * float((inner * d).sum()) for d in derivatives] + [-0.5 * noise * float(np.trace(inner))]
+        return float(value), np.array(gradient)
 
     def fit(self, architectures: Sequence[Architecture], scores: Sequence[float]) -> "ArchitectureGP":
         architectures = list(architectures)
@@ -106,12 +114,14 @@ class ArchitectureGP:
         if not np.all(np.isfinite(scores)):
             raise ValueError("fit needs finite scores.")
         self.architectures_ = architectures
+        self.batch_ = self.distance.batch(architectures)
         self.mean_ = float(scores.mean())
         self.scale_ = float(scores.std()) if scores.std() > 1e-12 else 1.0
         targets = (scores - self.mean_) / self.scale_
         features = self._embed(self.distance.matrix(architectures))
         self.features_ = features
-        spread = np.sqrt(((features[:, None, :] - features[None, :, :]) ** 2).sum(-1))
+        squared = np.maximum(((features[:, None, :] - features[None, :, :]) ** 2).sum(-1), 0.0)
+        spread = np.sqrt(squared)
         typical = float(np.median(spread[spread > 0])) if np.any(spread > 0) else 1.0
         if len(scores) < 3:  # too few points to fit anything: sensible fixed values
             self.length_scale_, self.signal_variance_, self.noise_ = typical, 1.0, 1e-4
@@ -120,8 +130,8 @@ class ArchitectureGP:
                       (math.log(1e-6), math.log(1.0))]
             best = None
             for start in (typical / 2, typical, typical * 2):
-                result = minimize(self._negative_log_likelihood, np.log([start, 1.0, 1e-2]), args=(features, targets),
-                                  method="L-BFGS-B", bounds=bounds)
+                result = minimize(self._negative_log_likelihood, np.log([start, 1.0, 1e-2]), args=(squared, targets),
+                                  jac=True, method="L-BFGS-B", bounds=bounds)
                 if best is None or result.fun < best.fun:
                     best = result
             self.length_scale_, self.signal_variance_, self.noise_ = (float(v) for v in np.exp(best.x))

@@ -66,6 +66,14 @@ class MorphismTuner(NASTuner):
             record.update(self._inheritance)
         return record
 
+    def trained_epochs(self, trial_id: str) -> int:
+        """Epochs behind the trial's best checkpoint, its ancestors' included when it inherited their weights."""
+        own = super().trained_epochs(trial_id)
+        record = self.records.get(trial_id, {})
+        if record.get("inherited") and record.get("parent") is not None:
+            return own + self.trained_epochs(record["parent"])
+        return own
+
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         self._prune_checkpoints()

@@ -147,8 +147,12 @@ def apply(architecture: Architecture, move: Move, input_shape: Iterable[int]) ->
     return child
 
 
-def candidates(architecture: Architecture, input_shape: Iterable[int], max_width: int = 1024) -> list[Move]:
-    """Every valid move: deeper at each node, doubling each width (up to max_width), each new skip."""
+def candidates(architecture: Architecture, input_shape: Iterable[int], max_width: int = 1024,
+               validate: bool = True) -> list[Move]:
+    """Every valid move: deeper at each node, doubling each width (up to max_width), each new skip.
+
+    With `validate=False` the moves are only proposed (cheap); `apply` may still refuse some.
+    """
     moves = [Move("deeper", node=node) for node in range(1, len(architecture.layers) + 1)]
     for index, layer in enumerate(architecture.layers):
         if layer.kind in _WEIGHTED:
@@ -158,6 +162,8 @@ def candidates(architecture: Architecture, input_shape: Iterable[int], max_width
     for target in range(2, len(architecture.layers) + 1):
         for source in range(0, target - 1):
             moves += [Move("add_skip", source=source, target=target), Move("concat_skip", source=source, target=target)]
+    if not validate:
+        return moves
     valid = []
     for move in moves:
         try:

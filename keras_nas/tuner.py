@@ -191,6 +191,10 @@ class NASTuner(keras_tuner.Tuner):
         rows.sort(key=lambda row: (row["score"] is None, sign * (row["score"] or 0.0)))
         return rows
 
+    def trained_epochs(self, trial_id: str) -> int:
+        """Epochs the trial's best checkpoint had been trained for."""
+        return int(self.oracle.get_trial(trial_id).best_step or 0) + 1
+
     def architecture_of(self, trial_id: str) -> Architecture | None:
         """The Architecture of a trial, if its model could be described."""
         text = self.records.get(trial_id, {}).get("architecture_json")

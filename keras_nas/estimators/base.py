@@ -18,7 +18,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
 from keras_nas import data, export, oracles, project, spaces
+from keras_nas.oracles.morphism import MorphismOracle
 from keras_nas.architecture import Head
+from keras_nas.morphism_tuner import MorphismTuner
 from keras_nas.tuner import NASTuner
 
 
@@ -26,11 +28,16 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
     """Shared search, refit, predict and export logic of `NASClassifier` and `NASRegressor`.
 
     Args:
-        search_space: `"auto"` (dense for tabular data, convolutional for
-            sequences and images), `"dense"`, `"conv"`, a `keras_tuner.HyperModel`
-            (a `SearchSpace` is configured for the data; any other must build
-            models with the right input and output) or a build function `hp -> model`.
-        oracle: `"bayesian"`, `"random"`, `"hyperband"` or a `keras_tuner.Oracle`.
+        search_space: `"auto"` (with the morphism oracle, networks grown from a
+            seed by morphisms; with the others, dense for tabular data and
+            convolutional for sequences and images), `"morphism"`, `"dense"`,
+            `"conv"`, a `keras_tuner.HyperModel` (a `SearchSpace` is configured
+            for the data; any other must build models with the right input and
+            output) or a build function `hp -> model`.
+        oracle: `"morphism"` (default: Bayesian optimisation over
+            architectures with network-morphism proposals and weight
+            inheritance, see `MorphismOracle`), `"bayesian"`, `"random"`,
+            `"hyperband"` or a `keras_tuner.Oracle`.
         max_trials: Number of architectures to train; `None` needs `time_budget`.
         epochs: Most epochs per trial (trials stop early after `patience` epochs
             without improvement of the objective).
@@ -44,9 +51,11 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
         validation_data: `(x_val, y_val)` to score trials on.
         callbacks: Keras callbacks added to every trial (must be deep-copyable).
         refit: If True (default), the best architecture is retrained from scratch
-            on training + validation data for the number of epochs at which its
-            trial scored best, and that model is `best_model_`. If False,
-            `best_model_` is the best trial's checkpoint from the search.
+            on training + validation data for the number of epochs its weights
+            had been trained when its trial scored best (with weight
+            inheritance, its ancestors' epochs included, at most 3 x `epochs`),
+            and that model is `best_model_`. If False, `best_model_` is the
+            best trial's checkpoint from the search.
         patience: Early-stopping patience of each trial, in epochs.
         normalize: Standardise inputs (per feature or channel) with statistics of
             the training data; the exported model includes the normalisation.
@@ -64,7 +73,7 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
     def __init__(
         self,
         search_space="auto",
-        oracle="bayesian",
+        oracle="morphism",
         max_trials=10,
         epochs=10,
         batch_size=32,
@@ -206,10 +215,14 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
         return train_test_split(x, y, test_size=float(self.validation_split), random_state=self.seed, stratify=stratify)
 
     # -- fitting ---------------------------------------------------------
+    def _grows(self) -> bool:
+        return self.oracle == "morphism" or isinstance(self.oracle, MorphismOracle)
+
     def _hypermodel(self):
         space = self.search_space
         if isinstance(space, str):
-            return spaces.get_space(space, self.input_shape_).configure(self.input_shape_, self._head())
+            space = spaces.get_space(space, self.input_shape_, grow=self._grows())
+            return space.configure(self.input_shape_, self._head())
         if isinstance(space, spaces.SearchSpace):
             return space.configure(self.input_shape_, self._head())
         return space
@@ -283,7 +296,8 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
         oracle = oracles.get_oracle(self.oracle, self._objective(), self.max_trials, self.epochs, self.seed)
         started = time.perf_counter()
         with self._precision():
-            self.tuner_ = NASTuner(
+            tuner = MorphismTuner if self._grows() else NASTuner
+            self.tuner_ = tuner(
                 hypermodel,
                 oracle,
                 time_budget=self.time_budget,
@@ -347,7 +361,7 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
             keras.utils.set_random_seed(int(self.seed))
         model = self.tuner_.hypermodel.build(best.hyperparameters)
         x_all, y_all = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
-        self.refit_epochs_ = self.best_step_ + 1
+        self.refit_epochs_ = min(self.tuner_.trained_epochs(best.trial_id), 3 * int(self.epochs))
         history = model.fit(
             self._dataset(x_all, y_all, shuffle=True),
             epochs=self.refit_epochs_,

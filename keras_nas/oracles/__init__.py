@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import keras_tuner
 
-ORACLES = ("bayesian", "random", "hyperband")
+from keras_nas.oracles.morphism import MorphismOracle
+
+ORACLES = ("morphism", "bayesian", "random", "hyperband")
 
 
 def _oracle_seed(seed: int | None) -> int | None:
@@ -33,12 +35,16 @@ def get_oracle(
 ) -> keras_tuner.Oracle:
     """Returns `oracle` itself if it is an Oracle instance, else a new one by name.
 
-    Names: `"bayesian"` (keras-tuner's Gaussian-process oracle with
+    Names: `"morphism"` (`MorphismOracle`: a Gaussian process over
+    architectures with network-morphism proposals; the tuner gives it the
+    space), `"bayesian"` (keras-tuner's Gaussian-process oracle with
     `num_initial_points` as above), `"random"`, `"hyperband"` (brackets up to
     `epochs` epochs, stopped after `max_trials` trials).
     """
     if isinstance(oracle, keras_tuner.Oracle):
         return oracle
+    if oracle == "morphism":
+        return MorphismOracle(objective=objective, max_trials=max_trials, seed=_oracle_seed(seed))
     if oracle == "bayesian":
         return keras_tuner.oracles.BayesianOptimizationOracle(
             objective=objective,
@@ -57,3 +63,6 @@ def get_oracle(
     raise ValueError(
         f"Unknown oracle {oracle!r}; choose one of {list(ORACLES)} or pass a keras_tuner.Oracle instance."
     )
+
+
+__all__ = ["ORACLES", "MorphismOracle", "get_oracle", "num_initial_points"]

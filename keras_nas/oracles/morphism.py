@@ -10,9 +10,10 @@ The search of the original Auto-Keras (KDD 2019), rebuilt on keras-tuner:
    expanded by morphism moves; simulated annealing (T from 1 down to 1e-4,
    x 0.9 per pop) decides whether a popped node is expanded (the code's rule,
    not the paper's); each expansion draws `children` valid moves under the
-   space's bounds and `max_params`; duplicates (distance < 1e-5 to anything
-   seen) are skipped; the child with the best UCB (beta = 2.5) wins. A
-   proposal stops after `proposal_seconds`.
+   space's bounds and `max_params`; architectures met before are skipped;
+   the child with the best UCB (beta = 2.5) wins. A proposal stops after
+   `proposal_seconds`, by default 1 % of the median trial's duration (between
+   0.05 and 1 s), so that choosing costs little next to training.
 4. The winner's values carry its parent trial and the moves that lead to it
    (`nas/parent_trial_id`, `nas/moves`), so a `MorphismTuner` can start it
    from the parent's trained weights.
@@ -62,13 +63,17 @@ class MorphismOracle(keras_tuner.Oracle):
         skip_weight: λ of the edit distance.
         max_params: Largest parameter count a proposal may have.
         children: Children drawn per expansion.
-        proposal_seconds: Time bound of one proposal.
+        proposal_seconds: Time bound of one proposal; None (default) adapts it
+            to 1 % of the median duration of the trials so far, within [0.05, 1] s.
+            The first `min_expansions` expansions always run.
+        min_expansions: Expansions made even past the time bound.
         seed: Seed of every random choice.
         **kwargs: Passed to `keras_tuner.Oracle`.
     """
 
     def __init__(self, objective=None, max_trials=10, hypermodel=None, num_initial_points=None, beta=2.5,
-                 skip_weight=1.0, max_params=None, children=8, proposal_seconds=1.0, seed=None, **kwargs):
+                 skip_weight=1.0, max_params=None, children=8, proposal_seconds=None, min_expansions=2, seed=None,
+                 **kwargs):
         super().__init__(objective=objective, max_trials=max_trials, seed=seed, **kwargs)
         self.hypermodel = hypermodel
         self.num_initial_points = num_initial_points
@@ -76,7 +81,11 @@ class MorphismOracle(keras_tuner.Oracle):
         self.skip_weight = float(skip_weight)
         self.max_params = max_params
         self.children = int(children)
-        self.proposal_seconds = float(proposal_seconds)
+        self.proposal_seconds = None if proposal_seconds is None else float(proposal_seconds)
+        self.min_expansions = int(min_expansions)
+        self.trial_seconds: dict[str, float] = {}  # measured from proposal to end, for the adaptive bound
+        self._proposed_at: dict[str, float] = {}
+        self._described: dict[str, Architecture] = {}
         self.distance = ArchitectureDistance(skip_weight)
         self.proposal_log: list[dict[str, Any]] = []
 
@@ -92,6 +101,13 @@ class MorphismOracle(keras_tuner.Oracle):
         hp.values.update(values)
         return self.hypermodel.architecture(hp)
 
+    def _trial_architecture(self, trial) -> Architecture:
+        """The architecture of a completed trial, described once."""
+        found = self._described.get(trial.trial_id)
+        if found is None:
+            found = self._described[trial.trial_id] = self._architecture(trial.hyperparameters.values)
+        return found
+
     def _initial_points(self) -> int:
         if self.num_initial_points is not None:
             return int(self.num_initial_points)
@@ -101,8 +117,16 @@ class MorphismOracle(keras_tuner.Oracle):
         self._seed_state += 1
         return np.random.default_rng([self.seed or 0, self._seed_state])
 
+    def _time_bound(self) -> float:
+        if self.proposal_seconds is not None:
+            return self.proposal_seconds
+        if not self.trial_seconds:
+            return 0.05
+        return float(np.clip(0.01 * np.median(list(self.trial_seconds.values())), 0.05, 1.0))
+
     # -- proposals -----------------------------------------------------------
     def populate_space(self, trial_id):
+        self._proposed_at[trial_id] = time.time()
         try:
             values = self._propose()
         except Exception as error:  # never raise under keras-tuner's lock
@@ -138,20 +162,32 @@ class MorphismOracle(keras_tuner.Oracle):
         return {**{k: v for k, v in values.items() if k not in _LINEAGE}, **space.values_for(architecture)}
 
     def _children(self, architecture: Architecture, rng: np.random.Generator, count: int):
-        """Up to `count` (moves, child) pairs one valid move away, inside bounds and the parameter cap."""
+        """Up to `count` (moves, child) pairs one valid move away, inside bounds and the parameter cap.
+
+        The kind of move is drawn first, uniformly (as Auto-Keras does), then
+        the move: skips outnumber the other moves quadratically otherwise.
+        """
         space = self.hypermodel
-        moves = morphisms.candidates(architecture, space.input_shape, max_width=getattr(space, "max_width", 1024))
-        rng.shuffle(moves)
+        by_kind: dict[str, list] = {}
+        for move in morphisms.candidates(architecture, space.input_shape, getattr(space, "max_width", 1024),
+                                         validate=False):
+            by_kind.setdefault(move.kind, []).append(move)
         found = []
-        for move in moves:
-            child = morphisms.apply(architecture, move, space.input_shape)
+        while by_kind and len(found) < count:
+            kind = sorted(by_kind)[int(rng.integers(len(by_kind)))]
+            options = by_kind[kind]
+            move = options.pop(int(rng.integers(len(options))))
+            if not options:
+                del by_kind[kind]
+            try:
+                child = morphisms.apply(architecture, move, space.input_shape)
+            except ValueError:
+                continue
             if space.values_for(child) is None:
                 continue
             if self.max_params and child.num_params(space.input_shape, space.head) > self.max_params:
                 continue
             found.append(([move], child))
-            if len(found) == count:
-                break
         return found
 
     def _direction(self) -> str:
@@ -160,18 +196,21 @@ class MorphismOracle(keras_tuner.Oracle):
     def _tree_search(self, completed) -> dict[str, Any] | None:
         started = time.monotonic()
         rng = self._rng()
-        architectures = [self._architecture(t.hyperparameters.values) for t in completed]
+        architectures = [self._trial_architecture(t) for t in completed]
         scores = np.array([t.score for t in completed], dtype=float)
         gp = ArchitectureGP(self.distance).fit(architectures, scores)
         sign = 1.0 if self._direction() == "max" else -1.0
-        seen = list(architectures)
+        seen = set(architectures)
+        bound = self._time_bound()
+        expansions = 0
         queue = [(-sign * score, index, trial.trial_id, [], arch)
                  for index, (trial, arch, score) in enumerate(zip(completed, architectures, scores))]
         heapq.heapify(queue)
         counter = len(queue)
         best = None  # (acquisition, parent trial id, moves, architecture)
         temperature, pops = 1.0, 0
-        while queue and temperature > 1e-4 and time.monotonic() - started < self.proposal_seconds:
+        while queue and temperature > 1e-4 and (expansions < self.min_expansions
+                                                  or time.monotonic() - started < bound):
             key, _, parent_id, moves, architecture = heapq.heappop(queue)
             pops += 1
             value = -key
@@ -183,13 +222,14 @@ class MorphismOracle(keras_tuner.Oracle):
             children = self._expand(architecture, moves, rng) if self._grows() else self._mutants(parent_id, rng)
             if not children:
                 continue
-            candidates = [c for c in children if self.distance.to_many(c[1], seen).min() >= 1e-5]
+            expansions += 1
+            candidates = [c for c in children if c[1] not in seen]
             if not candidates:
                 continue
             mean, std = gp.predict([c[1] for c in candidates])
             acquisition = upper_confidence_bound(mean, std, self.beta, self._direction())
             for (child_moves, child, *rest), score in zip(candidates, acquisition):
-                seen.append(child)
+                seen.add(child)
                 counter += 1
                 heapq.heappush(queue, (-score, counter, parent_id, child_moves, child))
                 if best is None or score > best[0]:
@@ -267,14 +307,23 @@ class MorphismOracle(keras_tuner.Oracle):
         sigma = scale * np.sqrt(np.maximum(1.0 - (solve_triangular(factor, cross.T, lower=True) ** 2).sum(0), 1e-12))
         return candidates[int(np.argmax(upper_confidence_bound(mu, sigma, self.beta, self._direction())))]
 
+    @keras_tuner.synchronized
+    def end_trial(self, trial):
+        started = self._proposed_at.pop(trial.trial_id, None)
+        if started is not None:  # recorded first: the base class saves the state
+            self.trial_seconds[trial.trial_id] = round(time.time() - started, 3)
+        super().end_trial(trial)
+
     # -- state ---------------------------------------------------------------
     def get_state(self):
         return {**super().get_state(), "proposal_log": self.proposal_log[-200:],
-                "beta": self.beta, "skip_weight": self.skip_weight, "max_params": self.max_params}
+                "trial_seconds": self.trial_seconds, "proposed_at": self._proposed_at}
 
     def set_state(self, state):
         super().set_state(state)
         self.proposal_log = list(state.get("proposal_log", []))
+        self.trial_seconds = dict(state.get("trial_seconds", {}))
+        self._proposed_at = dict(state.get("proposed_at", {}))
 
     def _compute_values_hash(self, values):
         # Lineage does not make a different network: keep it out of the duplicate check.

@@ -7,20 +7,25 @@ from typing import Sequence
 from keras_nas.spaces.base import SearchSpace
 from keras_nas.spaces.conv import ConvSpace
 from keras_nas.spaces.dense import DenseSpace
+from keras_nas.spaces.morphism import MorphismSpace
 
-SPACES = {"dense": DenseSpace, "conv": ConvSpace}
+SPACES = {"dense": DenseSpace, "conv": ConvSpace, "morphism": MorphismSpace}
 
 
-def get_space(name: str, input_shape: Sequence[int]) -> SearchSpace:
-    """Returns a new space by name; `"auto"` picks dense for 1-D examples and conv for 2-D and 3-D ones."""
+def get_space(name: str, input_shape: Sequence[int], grow: bool = False) -> SearchSpace:
+    """Returns a new space by name.
+
+    `"auto"` picks `"morphism"` when `grow` is set (the morphism oracle grows
+    networks from a seed), else dense for 1-D examples and conv for 2-D and 3-D ones.
+    """
     rank = len(tuple(input_shape))
     if name == "auto":
         if rank not in (1, 2, 3):
             raise ValueError(f"search_space='auto' needs examples of rank 1, 2 or 3; received shape {tuple(input_shape)}.")
-        name = "dense" if rank == 1 else "conv"
+        name = "morphism" if grow else "dense" if rank == 1 else "conv"
     if name not in SPACES:
         raise ValueError(f"Unknown search_space {name!r}; choose 'auto', one of {sorted(SPACES)}, a HyperModel or a build function.")
     return SPACES[name]()
 
 
-__all__ = ["SearchSpace", "DenseSpace", "ConvSpace", "get_space"]
+__all__ = ["SearchSpace", "DenseSpace", "ConvSpace", "MorphismSpace", "get_space"]

@@ -50,6 +50,9 @@ class MorphismSpace(SearchSpace):
         seed = None if self.seed is None else self.seed.to_dict()
         return {**super().get_config(), "seed": seed, "max_layers": self.max_layers, "max_width": self.max_width}
 
+    def accepts(self, input_shape):
+        return len(tuple(input_shape)) in (1, 2, 3)
+
     def seed_architecture(self) -> Architecture:
         return self.seed or seed_architecture(self.input_shape or (1,))
 
