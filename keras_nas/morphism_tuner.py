@@ -79,10 +79,16 @@ class MorphismTuner(NASTuner):
         self._prune_checkpoints()
 
     def _prune_checkpoints(self) -> None:
-        """Deletes the weights of completed trials outside the best `keep_checkpoints`."""
+        """Deletes the weights of this tuner's completed trials outside the best `keep_checkpoints`.
+
+        Only the trials this tuner ran are looked at (`records`): in keras-tuner's
+        distributed mode a worker talks to the chief's oracle through a client
+        that knows no trial list, and each worker prunes its own trials.
+        """
         keep = {t.trial_id for t in self.oracle.get_best_trials(self.keep_checkpoints)}
-        for trial_id, trial in self.oracle.trials.items():
-            if trial.status == "COMPLETED" and trial_id not in keep:
-                path = self._get_checkpoint_fname(trial_id)
-                if os.path.exists(path):
-                    os.remove(path)
+        for trial_id in list(self.records):
+            path = self._get_checkpoint_fname(trial_id)
+            if trial_id in keep or not os.path.exists(path):
+                continue
+            if self.oracle.get_trial(trial_id).status == "COMPLETED":
+                os.remove(path)

@@ -3,6 +3,12 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist runs one worker per core (addopts: -n 2); one op thread each keeps
+    # the two workers from oversubscribing both cores with tiny models.
+    tf.config.threading.set_intra_op_parallelism_threads(1)
 import pytest  # noqa: E402
 from sklearn.datasets import load_breast_cancer, load_digits  # noqa: E402
 

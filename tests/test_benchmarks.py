@@ -52,3 +52,24 @@ def test_table_reports_medians_and_ratios(tmp_path):
     assert "0/1 (timeout)" in text
     paths = report.plots(report.load_results(str(tmp_path)), str(tmp_path))
     assert [p.split("/")[-1] for p in paths] == ["anytime_digits.png", "accuracy_vs_params.png"]
+
+
+def test_time_to_reach_the_bayesian_tuners_best():
+    reference = _result("keras_tuner:bayesian", "digits", 0, 0.90, 200)  # its best val: 0.91
+    fast = {**_result("keras_nas:morphism", "digits", 0, 0.95, 300), "anytime": [[10.0, 0.5], [50.0, 0.92]]}
+    never = {**_result("keras_nas:random", "digits", 0, 0.85, 300), "anytime": [[10.0, 0.5], [90.0, 0.86]]}
+    found = report.time_to_target([reference, fast, never])
+    assert found["digits"]["keras_nas:morphism"] == [(0, 50.0, 0.25)]
+    assert found["digits"]["keras_nas:random"] == [(0, None, None)]
+    text = report.markdown([reference, fast, never], "cmd")
+    assert "| digits | keras_nas:morphism | 0: 50 s, 0.25 | 0.25 |" in text
+
+
+def test_oracle_speed_micro_benchmark_runs():
+    from benchmarks import oracle_speed
+
+    result = oracle_speed.measure(trials=20, repeats=2, trial_seconds=10.0)
+    assert result["trials"] == 20 and len(result["seconds"]) == 2
+    assert result["time_bound"] == 0.1  # 1 % of the recorded trial duration
+    assert result["grown"] == 2  # both proposals grew a completed trial by morphisms
+    assert all("fallback" not in entry for entry in result["log"])

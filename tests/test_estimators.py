@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_nas import Architecture, NASClassifier, NASRegressor
+from keras_nas import Architecture, DenseSpace, MorphismOracle, MorphismSpace, MorphismTuner, NASClassifier, NASRegressor
+from keras_nas.oracles.morphism import PARENT
 from tests.conftest import TINY
 
 
@@ -108,6 +109,23 @@ def test_time_budget_without_max_trials(tabular_small):
     x, y = tabular_small
     clf = NASClassifier(max_trials=None, time_budget=1e-3, epochs=3, seed=0).fit(x, y)
     assert len(clf.leaderboard_) == 1
+
+
+def test_default_search_grows_networks_and_refits_for_the_lineage(tabular_small):
+    x, y = tabular_small
+    clf = NASClassifier(**{**TINY, "max_trials": 4, "epochs": 2}).fit(x, y)
+    assert isinstance(clf.tuner_, MorphismTuner) and isinstance(clf.tuner_.hypermodel, MorphismSpace)
+    grown = [r for r in clf.leaderboard_ if PARENT in r["hyperparameters"]]
+    assert grown and any(clf.tuner_.records[r["trial_id"]].get("inherited") for r in grown)
+    assert clf.refit_epochs_ == min(clf.tuner_.trained_epochs(clf.best_trial_id_), 3 * 2)
+    assert len(clf.history_["loss"]) == clf.refit_epochs_
+
+
+def test_morphism_oracle_on_a_describable_space(tabular_small):
+    x, y = tabular_small
+    clf = NASClassifier(**{**TINY, "max_trials": 4}, search_space="dense").fit(x, y)
+    assert isinstance(clf.tuner_.oracle, MorphismOracle) and isinstance(clf.tuner_.hypermodel, DenseSpace)
+    assert len(clf.leaderboard_) == 4
 
 
 @pytest.mark.parametrize("oracle", ["random", "hyperband", "instance"])

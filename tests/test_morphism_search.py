@@ -6,6 +6,7 @@ import keras_tuner
 import numpy as np
 import pytest
 
+from keras_nas import morphisms
 from keras_nas.architecture import Head
 from keras_nas.morphism_tuner import MorphismTuner
 from keras_nas.oracles.morphism import MOVES, PARENT, MorphismOracle, hyperparameter_distance
@@ -21,30 +22,38 @@ def _oracle(max_trials=6, **kwargs):
     return MorphismOracle(objective="val_accuracy", max_trials=max_trials, num_initial_points=2, seed=4, **kwargs)
 
 
-def test_growing_search_inherits_weights(tmp_path, tabular_small):
+@pytest.fixture(scope="module")
+def grown(tmp_path_factory, tabular_small):
+    """One growing search, shared: every checkpoint kept so that parents can be reloaded."""
     x, y = tabular_small
-    tuner = MorphismTuner(_space(x), _oracle(), directory=tmp_path, project_name="p", seed=0)
+    directory = tmp_path_factory.mktemp("grown")
+    tuner = MorphismTuner(_space(x), _oracle(), directory=directory, project_name="p", seed=0, keep_checkpoints=10)
     tuner.search(x, y, validation_split=0.25, epochs=2, verbose=0)
-    trials = list(tuner.oracle.trials.values())
+    return tuner
+
+
+def test_growing_search_inherits_weights(grown):
+    trials = list(grown.oracle.trials.values())
     assert [t.status for t in trials] == ["COMPLETED"] * 6
     children = [t for t in trials if PARENT in t.hyperparameters.values]
     assert children and all(ARCHITECTURE in t.hyperparameters.values for t in trials[1:])
-    assert any(tuner.records[t.trial_id].get("inherited") for t in children)
-    assert not any("fallback" in entry for entry in tuner.oracle.proposal_log)
+    inherited = [t for t in children if grown.records[t.trial_id].get("inherited")]
+    assert inherited
+    assert not any("fallback" in entry for entry in grown.oracle.proposal_log)
+    for child in inherited:  # the refit must train as long as the whole lineage did
+        parent = child.hyperparameters.values[PARENT]
+        assert grown.trained_epochs(child.trial_id) == child.best_step + 1 + grown.trained_epochs(parent)
 
 
-def test_a_child_starts_with_its_parents_function(tmp_path, tabular_small):
-    x, y = tabular_small
-    tuner = MorphismTuner(_space(x), _oracle(max_trials=5), directory=tmp_path, project_name="p", seed=0,
-                          keep_checkpoints=10)
-    tuner.search(x, y, validation_split=0.25, epochs=2, verbose=0)
-    child = next(t for t in tuner.oracle.trials.values() if PARENT in t.hyperparameters.values)
-    parent = tuner.oracle.get_trial(child.hyperparameters.values[PARENT])
-    before_training = tuner._build_hypermodel(child.hyperparameters)
-    trained_parent = tuner.load_model(parent)
-    np.testing.assert_allclose(before_training.predict(x[:20], verbose=0), trained_parent.predict(x[:20], verbose=0),
-                               atol=1e-4)
-    assert json.loads(child.hyperparameters.values[MOVES])
+def test_a_child_starts_with_its_parents_function(grown, tabular_small):
+    x, _ = tabular_small
+    for child in [t for t in grown.oracle.trials.values() if PARENT in t.hyperparameters.values][:2]:
+        parent = grown.oracle.get_trial(child.hyperparameters.values[PARENT])
+        before_training = grown._build_hypermodel(child.hyperparameters)
+        trained_parent = grown.load_model(parent)
+        np.testing.assert_allclose(before_training.predict(x[:20], verbose=0),
+                                   trained_parent.predict(x[:20], verbose=0), atol=1e-4)
+        assert json.loads(child.hyperparameters.values[MOVES])
 
 
 def test_checkpoints_are_pruned_to_the_best(tmp_path, tabular_small):
@@ -61,9 +70,11 @@ def test_resume_keeps_trials_and_oracle_state(tmp_path, tabular_small):
     first = MorphismTuner(_space(x), _oracle(max_trials=4), directory=tmp_path, project_name="p", seed=0)
     first.search(x, y, validation_split=0.25, epochs=1, verbose=0)
     before = {tid: (t.score, dict(t.hyperparameters.values)) for tid, t in first.oracle.trials.items()}
-    log = list(first.oracle.proposal_log)
+    log, durations = list(first.oracle.proposal_log), dict(first.oracle.trial_seconds)
+    assert sorted(durations) == sorted(before)  # every finished trial's duration, for the time bound
     second = MorphismTuner(_space(x), _oracle(max_trials=6), directory=tmp_path, project_name="p", seed=0)
-    assert second.oracle.proposal_log == log
+    assert second.oracle.proposal_log == log and second.oracle.trial_seconds == durations
+    assert second.oracle.get_state()["seed_state"] == first.oracle.get_state()["seed_state"]
     second.search(x, y, validation_split=0.25, epochs=1, verbose=0)
     after = {tid: (t.score, dict(t.hyperparameters.values)) for tid, t in second.oracle.trials.items()}
     assert len(after) == 6 and all(after[tid] == before[tid] for tid in before)
@@ -117,3 +128,25 @@ def test_hyperparameter_distance_counts_subtrees_present_on_one_side():
     b = {"layers": 2, "units_0": 16, "units_1": 8}
     assert hyperparameter_distance(a, a, space) == 0.0
     assert hyperparameter_distance(a, b, space) == pytest.approx(0.5 + 0.5 + 1.0)
+
+
+def test_time_bound_is_a_small_share_of_a_trial():
+    oracle = _oracle()
+    assert oracle._time_bound() == 0.05  # nothing measured yet
+    oracle.trial_seconds = {"0": 10.0, "1": 30.0, "2": 20.0}
+    assert oracle._time_bound() == pytest.approx(0.2)  # 1 % of the median trial
+    oracle.trial_seconds = {"0": 1000.0}
+    assert oracle._time_bound() == 0.8  # capped so that a proposal, GP fit included, stays under a second
+    assert _oracle(proposal_seconds=0.3)._time_bound() == 0.3
+
+
+def test_children_draw_each_kind_of_move(tabular_small):
+    x, _ = tabular_small
+    oracle = _oracle(hypermodel=_space(x))
+    architecture = oracle.hypermodel.seed_architecture()
+    for _ in range(3):  # a deeper seed has many more skip moves than deeper or wider ones
+        architecture = morphisms.apply(architecture, morphisms.Move("deeper", node=1), (x.shape[1],))
+    kinds = [moves[0].kind for _ in range(20) for moves, _ in oracle._children(architecture, oracle._rng(), 4)]
+    counts = {kind: kinds.count(kind) for kind in morphisms.KINDS}
+    assert counts["deeper"] >= len(kinds) // 8 and counts["wider"] >= len(kinds) // 8, counts
+    assert counts["add_skip"] + counts["concat_skip"] <= 3 * len(kinds) // 4, counts

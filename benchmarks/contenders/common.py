@@ -14,7 +14,9 @@ def standardize(split):
 
 
 def search_space(split):
-    """The search space NASClassifier's "auto" picks for this data, set up for its shape and classes."""
+    """The space NASClassifier's "auto" picks for this data with keras-tuner's oracles (DenseSpace or
+    ConvSpace), set up for its shape and classes. (MorphismSpace's architectures are set by the
+    morphism oracle alone: a stock oracle would only ever build its seed.)"""
     input_shape = split.x_train.shape[1:]
     return spaces.get_space("auto", input_shape).configure(input_shape, Head("classification", split.num_classes))
 

@@ -64,7 +64,8 @@ class MorphismOracle(keras_tuner.Oracle):
         max_params: Largest parameter count a proposal may have.
         children: Children drawn per expansion.
         proposal_seconds: Time bound of one proposal; None (default) adapts it
-            to 1 % of the median duration of the trials so far, within [0.05, 1] s.
+            to 1 % of the median duration of the trials so far, within [0.05, 0.8] s
+            (GP fit included, so that a proposal stays under a second).
             The first `min_expansions` expansions always run.
         min_expansions: Expansions made even past the time bound.
         seed: Seed of every random choice.
@@ -122,7 +123,7 @@ class MorphismOracle(keras_tuner.Oracle):
             return self.proposal_seconds
         if not self.trial_seconds:
             return 0.05
-        return float(np.clip(0.01 * np.median(list(self.trial_seconds.values())), 0.05, 1.0))
+        return float(np.clip(0.01 * np.median(list(self.trial_seconds.values())), 0.05, 0.8))
 
     # -- proposals -----------------------------------------------------------
     def populate_space(self, trial_id):

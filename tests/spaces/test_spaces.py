@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from keras_nas.architecture import Head
-from keras_nas.spaces import ConvSpace, DenseSpace, SearchSpace, get_space
+from keras_nas.spaces import ConvSpace, DenseSpace, MorphismSpace, SearchSpace, get_space
 
 
 def _random_hps(space, seed):
@@ -99,6 +99,7 @@ def test_get_space_auto_and_errors():
     assert isinstance(get_space("auto", (10,)), DenseSpace)
     assert isinstance(get_space("auto", (10, 1)), ConvSpace)
     assert isinstance(get_space("auto", (8, 8, 1)), ConvSpace)
+    assert all(isinstance(get_space("auto", shape, grow=True), MorphismSpace) for shape in [(10,), (10, 1), (8, 8, 1)])
     with pytest.raises(ValueError, match="Unknown search_space 'transformer'"):
         get_space("transformer", (10,))
     with pytest.raises(ValueError, match="Unknown optimizer"):
@@ -116,3 +117,21 @@ def test_spaces_work_as_keras_tuner_hypermodels(tmp_path, tabular_small):
     tuner.search(x, y, validation_split=0.25, epochs=1, verbose=0)
     assert [t.status for t in tuner.oracle.trials.values()] == ["COMPLETED", "COMPLETED"]
     assert all(r["architecture"].startswith("dense") for r in tuner.records.values())
+
+
+def test_morphism_space_bounds_width_depth_and_parameters():
+    from keras_nas import Layer, morphisms
+
+    space = MorphismSpace(max_layers=9, max_width=64, max_params=20_000).configure((40, 1), Head("classification", 10))
+    seed = space.seed_architecture()
+    assert space.values_for(seed) is not None
+    wide = morphisms.apply(seed, morphisms.Move("wider", layer=2, width=64), space.input_shape)
+    assert space.values_for(wide) is not None  # 64 filters: inside every bound
+    too_wide = wide.replace(layers=[*wide.layers[:2], wide.layers[2].replace(filters=128), *wide.layers[3:]])
+    assert space.values_for(too_wide) is None
+    too_deep = seed.replace(layers=[*seed.layers[:-1], Layer.of("conv", filters=8), Layer.of("conv", filters=8),
+                                    Layer.of("conv", filters=8), seed.layers[-1]])
+    assert space.values_for(too_deep) is None
+    heavy = seed.replace(layers=[layer.replace(filters=64) if layer.kind == "conv" else layer for layer in seed.layers])
+    assert heavy.num_params(space.input_shape, space.head) > 20_000 and space.values_for(heavy) is None
+    assert MorphismSpace(max_params=None, max_width=64).configure((40, 1), space.head).values_for(heavy) is not None
