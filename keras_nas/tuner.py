@@ -24,6 +24,10 @@ class _Deadline(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class _BudgetSpent(Exception):
+    """Raised on a distributed worker whose time budget ran out, to leave the search loop."""
+
+
 class NASTuner(keras_tuner.Tuner):
     """A keras-tuner `Tuner` with early stopping, a time budget and a per-trial record.
 
@@ -81,8 +85,17 @@ class NASTuner(keras_tuner.Tuner):
         self._search_started = time.monotonic()
         self._deadline = None if self.time_budget is None else time.monotonic() + float(self.time_budget)
 
+    def search(self, *fit_args, **fit_kwargs):
+        try:
+            super().search(*fit_args, **fit_kwargs)
+        except _BudgetSpent:
+            self.on_search_end()
+
     def pre_create_trial(self):
         if self._deadline is not None and time.monotonic() >= self._deadline:
+            if not hasattr(self.oracle, "trials"):
+                # A distributed worker cannot lower the chief's budget: it stops asking.
+                raise _BudgetSpent()
             # The base oracle answers STOPPED once it holds max_trials trials.
             self.oracle.max_trials = len(self.oracle.trials)
         self._proposal_started = time.perf_counter()
@@ -173,7 +186,7 @@ class NASTuner(keras_tuner.Tuner):
     def leaderboard(self) -> list[dict[str, Any]]:
         """Every trial, best first: id, status, score, hyperparameters, architecture, params, epochs, seconds."""
         rows = []
-        for trial_id, trial in self.oracle.trials.items():
+        for trial_id, trial in self._trials().items():
             record = self.records.get(trial_id, {})
             rows.append(
                 {
@@ -190,6 +203,12 @@ class NASTuner(keras_tuner.Tuner):
         sign = -1.0 if self.oracle.objective.direction == "max" else 1.0
         rows.sort(key=lambda row: (row["score"] is None, sign * (row["score"] or 0.0)))
         return rows
+
+    def _trials(self) -> dict[str, Any]:
+        """The oracle's trials; on a distributed worker, the ones this worker ran."""
+        if hasattr(self.oracle, "trials"):
+            return self.oracle.trials
+        return {trial_id: self.oracle.get_trial(trial_id) for trial_id in self.records}
 
     def trained_epochs(self, trial_id: str) -> int:
         """Epochs the trial's best checkpoint had been trained for."""

@@ -61,7 +61,7 @@ def main(directory: str, project_name: str) -> None:
         return
     x, y = data()
     tuner.search(x, y, validation_split=0.25, epochs=2, batch_size=32, verbose=0)
-    print(f"{tuner.tuner_id} done: {sorted(tuner.records)}", flush=True)
+    print(f"{tuner.tuner_id} done: {sorted(tuner.records)}, leaderboard {len(tuner.leaderboard())}", flush=True)
 
 
 if __name__ == "__main__":

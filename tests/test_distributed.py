@@ -99,6 +99,8 @@ def test_a_chief_and_two_workers_complete_a_morphism_search(tmp_path, monkeypatc
     assert not set(records["tuner0"]) & set(records["tuner1"]), (records, report)
     assert set(records["tuner0"]) | set(records["tuner1"]) == set(trials), (records, report)
     assert all(r["epochs"] >= 1 and r["architecture"] for rs in records.values() for r in rs.values())
+    for tuner_id, ran in records.items():  # a worker's leaderboard lists the trials it ran
+        assert f"{tuner_id} done: {sorted(ran)}, leaderboard {len(ran)}" in (tmp_path / f"{tuner_id}.log").read_text()
 
     # After the initial points, the chief grew children from completed trials, and the workers built them.
     children = [t for t in trials.values() if PARENT in t.hyperparameters.values]

@@ -58,6 +58,28 @@ def test_time_budget_stops_the_search_cleanly(tmp_path, tabular_small):
     assert tuner.records["0"]["epochs"] == 1  # the running trial stopped after its first epoch
 
 
+class _WorkerClient:
+    """Stands for keras-tuner's OracleClient on a distributed worker: no `trials`, only `get_trial`."""
+
+    def __init__(self, oracle):
+        self._oracle = oracle
+
+    def __getattr__(self, name):
+        if name == "trials":
+            raise AttributeError(name)
+        return getattr(self._oracle, name)
+
+
+def test_time_budget_stops_a_distributed_worker(tmp_path, tabular_small):
+    x, y = tabular_small
+    tuner = NASTuner(_space(x), _oracle(max_trials=5), time_budget=1e-3, directory=tmp_path)
+    chief = tuner.oracle
+    tuner.oracle = _WorkerClient(chief)
+    tuner.search(x, y, validation_split=0.25, epochs=50, verbose=0)  # the worker cannot lower max_trials
+    assert chief.max_trials == 5 and [t.status for t in chief.trials.values()] == ["COMPLETED"]
+    assert [row["trial_id"] for row in tuner.leaderboard()] == ["0"]  # the trials this worker ran
+
+
 def test_early_stopping_ends_a_trial_that_does_not_improve(tmp_path, tabular_small):
     x, y = tabular_small
     frozen = _space(x, optimizers="sgd", learning_rate=0.0)  # no update, so val_loss never improves
