@@ -50,13 +50,25 @@ def skip_cost(a: Skip, b: Skip) -> float:
     )
 
 
-def skip_distance(a: Sequence[Skip], b: Sequence[Skip]) -> float:
-    """Hungarian-matched cost of the two skip sets plus the difference in their sizes."""
-    if not a or not b:
+def _skip_array(skips: Sequence[Skip]) -> np.ndarray:
+    """Skips as rows of (source, length, merge code), for `_skip_set_distance`."""
+    return np.array([(s.source, s.target - s.source, s.merge == "concat") for s in skips], dtype=float).reshape(-1, 3)
+
+
+def _skip_set_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """`skip_distance` on `_skip_array`s: the cost matrix in one numpy expression."""
+    if not len(a) or not len(b):
         return float(len(a) + len(b))
-    costs = np.array([[skip_cost(x, y) for y in b] for x in a])
+    x, y = a[:, None, :], b[None, :, :]
+    spread = np.abs(x[..., 0] - y[..., 0]) + np.abs(x[..., 1] - y[..., 1])
+    costs = np.where(x[..., 2] == y[..., 2], spread / (np.maximum(x[..., 0], y[..., 0]) + np.maximum(x[..., 1], y[..., 1])), 1.0)
     rows, cols = linear_sum_assignment(costs)
     return float(costs[rows, cols].sum()) + abs(len(a) - len(b))
+
+
+def skip_distance(a: Sequence[Skip], b: Sequence[Skip]) -> float:
+    """Hungarian-matched cost of the two skip sets plus the difference in their sizes."""
+    return _skip_set_distance(_skip_array(a), _skip_array(b))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,8 +78,7 @@ class Batch:
     size: int
     columns: np.ndarray
     lengths: np.ndarray
-    skip_sets: tuple
-    skip_index: np.ndarray
+    skip_ids: np.ndarray
 
 
 class ArchitectureDistance:
@@ -90,7 +101,10 @@ class ArchitectureDistance:
         self._ids: dict[Layer, int] = {}
         self._layers: list[Layer] = []
         self._costs = np.zeros((0, 0))
-        self._skips: dict[tuple, float] = {}
+        # Distinct skip sets get ids, like layers; their distances fill a NaN-initialised matrix.
+        self._skip_ids: dict[tuple[Skip, ...], int] = {}
+        self._skip_arrays: list[np.ndarray] = []
+        self._skips = np.zeros((0, 0))
         # Pairwise distances between the architectures `matrix` has met (NaN: not computed yet).
         self._known_index: dict[Architecture, int] = {}
         self._known_architectures: list[Architecture] = []
@@ -114,12 +128,25 @@ class ArchitectureDistance:
             self._costs = table
         return self._costs
 
-    def _skip_distance(self, a: tuple[Skip, ...], b: tuple[Skip, ...]) -> float:
-        key = (a, b) if (a, b) <= (b, a) else (b, a)
-        value = self._skips.get(key)
-        if value is None:
-            value = self._skips[key] = skip_distance(a, b)
-        return value
+    def _skip_id(self, skips: tuple[Skip, ...]) -> int:
+        index = self._skip_ids.get(skips)
+        if index is None:
+            index = self._skip_ids[skips] = len(self._skip_arrays)
+            self._skip_arrays.append(_skip_array(skips))
+        return index
+
+    def _skip_distances(self, skip_id: int, others: np.ndarray) -> np.ndarray:
+        """Skip-set distances from one set to many (ids), computing only the pairs not met before."""
+        size = len(self._skip_arrays)
+        if self._skips.shape[0] < size:
+            grown = np.full((2 * size, 2 * size), np.nan)
+            grown[: self._skips.shape[0], : self._skips.shape[0]] = self._skips
+            self._skips = grown
+        row = self._skips[skip_id]
+        for other in np.unique(others[np.isnan(row[others])]):
+            row[other] = self._skips[other, skip_id] = _skip_set_distance(self._skip_arrays[skip_id],
+                                                                          self._skip_arrays[other])
+        return row[others]
 
     def __call__(self, a: Architecture, b: Architecture) -> float:
         return float(self.to_many(a, [b])[0])
@@ -149,9 +176,8 @@ class ArchitectureDistance:
     def batch(self, architectures: Sequence[Architecture]) -> "Batch":
         """`architectures` prepared once for many `to_many` calls (encoded layers, distinct skip sets)."""
         columns, lengths = self._encode(architectures)
-        skip_sets: dict[tuple[Skip, ...], int] = {}
-        skip_index = np.array([skip_sets.setdefault(a.skips, len(skip_sets)) for a in architectures], dtype=np.int64)
-        return Batch(len(architectures), columns, lengths, tuple(skip_sets), skip_index)
+        skip_ids = np.array([self._skip_id(a.skips) for a in architectures], dtype=np.int64)
+        return Batch(len(architectures), columns, lengths, skip_ids)
 
     def to_many(self, a: Architecture, others: "Sequence[Architecture] | Batch") -> np.ndarray:
         """Distances from `a` to each of `others` (a list, or a `batch` of them)."""
@@ -163,8 +189,7 @@ class ArchitectureDistance:
             return np.zeros(0)
         row = np.array([self._id(layer) for layer in a.layers], dtype=np.int64)
         layers = self._layer_distances(row, others.columns, others.lengths)
-        skips = np.array([self._skip_distance(a.skips, skips) for skips in others.skip_sets])
-        return layers + self.skip_weight * skips[others.skip_index]
+        return layers + self.skip_weight * self._skip_distances(self._skip_id(a.skips), others.skip_ids)
 
     def matrix(self, architectures: Sequence[Architecture]) -> np.ndarray:
         """The symmetric matrix of pairwise distances; pairs met before come from the cache."""
@@ -172,14 +197,14 @@ class ArchitectureDistance:
         index = np.array([self._index_of(a) for a in architectures], dtype=np.int64)
         self._grow_known(len(self._known_architectures))
         columns, lengths = self._encode(architectures)
+        skip_ids = np.array([self._skip_id(a.skips) for a in architectures], dtype=np.int64)
         for row in range(len(architectures) - 1):
             others = np.arange(row + 1, len(architectures))
             missing = others[np.isnan(self._known[index[row], index[others]])]
             if not len(missing):
                 continue
             values = self._layer_distances(columns[row, : lengths[row]], columns[missing], lengths[missing])
-            values += self.skip_weight * np.array(
-                [self._skip_distance(architectures[row].skips, architectures[m].skips) for m in missing])
+            values += self.skip_weight * self._skip_distances(skip_ids[row], skip_ids[missing])
             self._known[index[row], index[missing]] = values
             self._known[index[missing], index[row]] = values
         result = self._known[np.ix_(index, index)].copy()

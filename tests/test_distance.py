@@ -83,6 +83,6 @@ def test_caches_are_reused():
     distance = ArchitectureDistance()
     architectures = _random_architectures(20, seed=2)
     distance.matrix(architectures)
-    layers, skips = len(distance._layers), len(distance._skips)
+    layers, skips = len(distance._layers), len(distance._skip_arrays)
     distance.matrix(architectures)
-    assert (len(distance._layers), len(distance._skips)) == (layers, skips)
+    assert (len(distance._layers), len(distance._skip_arrays)) == (layers, skips)

@@ -67,3 +67,19 @@ def test_upper_confidence_bound_follows_the_direction():
     mean, std = np.array([0.2, 0.5]), np.array([0.0, 0.1])
     assert upper_confidence_bound(mean, std, beta=2.5).argmax() == 1  # 0.75 beats 0.2
     assert upper_confidence_bound(mean, std, beta=2.5, direction="min").argmax() == 0  # 0.2 beats 0.25
+
+
+def test_gp_runs_blas_on_one_thread():
+    from threadpoolctl import threadpool_info
+
+    from keras_nas.gp import one_blas_thread
+
+    seen = []
+
+    @one_blas_thread
+    def probe():
+        seen.extend(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
+
+    probe()
+    assert seen and set(seen) == {1}
+    assert ArchitectureGP.fit.__wrapped__ and ArchitectureGP.predict.__wrapped__  # both run under the limit

@@ -40,7 +40,7 @@ from scipy.linalg import cho_solve, solve_triangular
 from keras_nas import morphisms
 from keras_nas.architecture import Architecture
 from keras_nas.distance import ArchitectureDistance
-from keras_nas.gp import ArchitectureGP, rbf, stable_cholesky, upper_confidence_bound
+from keras_nas.gp import ArchitectureGP, one_blas_thread, rbf, stable_cholesky, upper_confidence_bound
 
 PARENT = "nas/parent_trial_id"
 MOVES = "nas/moves"
@@ -282,6 +282,7 @@ class MorphismOracle(keras_tuner.Oracle):
                 fresh.values[h.name] = hp.values.get(h.name, h.random_sample(int(rng.integers(1 << 30))))
         return None if self._duplicate(fresh.values) else dict(fresh.values)
 
+    @one_blas_thread
     def _mutation_search(self, completed) -> dict[str, Any] | None:
         """GP over a distance between hyperparameter sets, for spaces that cannot describe architectures."""
         rng = self._rng()
