@@ -41,9 +41,10 @@ class Layer:
     """One layer of the main path: a kind and its parameters.
 
     Kinds understood by the builder: `dense`, `conv`, `pool`, `global_pool`,
-    `flatten`, `batch_norm`, `dropout`, `activation`, `identity`, and `keras`
-    (any other Keras layer, kept as its serialized config). See
-    `keras_nas.layer_kinds` for the parameters of each kind.
+    `flatten`, `batch_norm`, `dropout`, `activation`, `identity`, `keras`
+    (any other Keras layer, kept as its serialized config) and `cell` (a DARTS
+    cell derived by one-shot search). See `keras_nas.layer_kinds` for the
+    parameters of each kind.
 
     Example:
 

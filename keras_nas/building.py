@@ -81,6 +81,7 @@ def plan(architecture: Architecture, input_shape: Iterable[int]) -> Plan:
     for index, layer in enumerate(architecture.layers):
         kind = layer_kinds.get(layer.kind)
         try:
+            kind.check_nodes(layer, shapes)
             shape = kind.output_shape(layer, shape)
         except (ValueError, KeyError, TypeError) as error:
             raise ValueError(
@@ -144,7 +145,7 @@ def build_model(
     x = inputs
     for index, layer in enumerate(architecture.layers):
         kind = layer_kinds.get(layer.kind)
-        x = kind.to_keras(layer, layout.shapes[index], name=f"{layer.kind}_{index}")(x)
+        x = kind.apply(layer, x, nodes, layout.shapes[index], name=f"{layer.kind}_{index}")
         for skip in layout.skips_into(index + 1):
             source = _align(nodes[skip.source], skip, layout.alignments[skip])
             merge = keras.layers.Add if skip.merge == "add" else keras.layers.Concatenate

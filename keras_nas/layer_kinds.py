@@ -18,6 +18,13 @@ Parameters by kind:
 | dropout | rate |
 | activation | activation |
 | keras | class_name, spec (the layer's serialized config as JSON) |
+| cell | gene, concat, filters, reduction (False), input0_channels, input0 (2), keep (2) |
+
+A `cell` is a DARTS cell read off a supernet (see `keras_nas.supernet.derived`):
+it reads node `input0` steps back along the main path (2: the output of the
+layer before the previous one) besides its main-path input, so it is built by
+`LayerKind.apply`, which receives every earlier node, and expands into plain
+Keras layers.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from __future__ import annotations
 import abc
 import json
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import keras
 
@@ -88,9 +95,20 @@ class LayerKind(abc.ABC):
         """How much this layer shrinks every spatial axis."""
         return 1
 
+    def check_nodes(self, layer: Layer, shapes: Sequence[Shape]) -> None:
+        """Raises ValueError if the layer cannot read the earlier nodes (shapes of nodes 0 … its input)."""
+
     @abc.abstractmethod
     def to_keras(self, layer: Layer, shape: Shape, name: str) -> keras.layers.Layer:
         """A fresh Keras layer named `name` for an input of `shape`."""
+
+    def apply(self, layer: Layer, x: Any, nodes: Sequence[Any], shape: Shape, name: str) -> Any:
+        """The layer's output tensor for main-path input `x` (of `shape`), given all earlier node tensors.
+
+        Most kinds read only `x` (`nodes[-1]`); a kind that reads more nodes,
+        such as `cell`, overrides this (and `check_nodes`) instead of `to_keras`.
+        """
+        return self.to_keras(layer, shape, name)(x)
 
     def describe(self, layer: Layer) -> str:
         return self.name
@@ -308,6 +326,45 @@ class KerasLayer(LayerKind):
         return str(layer["class_name"])
 
 
+class Cell(LayerKind):
+    """A DARTS cell, expanded into plain Keras layers by `keras_nas.supernet.derived`."""
+
+    name = "cell"
+    defaults = {"reduction": False, "input0": 2, "keep": 2}
+    numeric = ("filters",)
+    categorical = ("gene", "concat", "reduction")
+
+    # keras_nas.supernet builds on the layer kinds, so it is imported when a cell is used, not here.
+    def output_shape(self, layer, shape):
+        from keras_nas.supernet import derived
+
+        return derived.cell_output_shape(layer, shape)
+
+    def num_params(self, layer, shape):
+        from keras_nas.supernet import derived
+
+        return derived.cell_num_params(layer, shape)
+
+    def stride(self, layer):
+        return 2 if layer.get("reduction", False) else 1
+
+    def check_nodes(self, layer, shapes):
+        from keras_nas.supernet import derived
+
+        derived.check_cell_inputs(layer, shapes)
+
+    def to_keras(self, layer, shape, name):
+        raise TypeError("A 'cell' layer reads two nodes and has no single Keras layer; build it with `apply`.")
+
+    def apply(self, layer, x, nodes, shape, name):
+        from keras_nas.supernet import derived
+
+        return derived.apply_cell(layer, nodes[-int(layer.get("input0", 2))], x, name)
+
+    def describe(self, layer):
+        return f"{'reduce' if layer.get('reduction', False) else 'normal'}cell{layer['filters']}"
+
+
 KINDS: dict[str, LayerKind] = {
     kind.name: kind
     for kind in (
@@ -321,6 +378,7 @@ KINDS: dict[str, LayerKind] = {
         Activation(),
         Identity(),
         KerasLayer(),
+        Cell(),
     )
 }
 

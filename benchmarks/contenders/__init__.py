@@ -3,7 +3,8 @@
 A contender is a function `run(split, budget, workdir) -> dict` that trains on
 `split.x_train`, chooses with `split.x_val`, scores once on `split.x_test` and
 returns the measured fields (see `benchmarks.runner.RESULT_FIELDS`). keras_nas
-contenders are listed from `keras_nas.oracles.ORACLES`, so a new oracle joins
+contenders are listed from `keras_nas.oracles.ORACLES` and
+`keras_nas.supernet.STRATEGIES`, so a new oracle or one-shot strategy joins
 the benchmark as soon as it lands.
 """
 
@@ -42,6 +43,13 @@ def registry() -> dict[str, Contender]:
         found[f"keras_nas:{oracle}"] = Contender(
             f"keras_nas:{oracle}", keras_nas_runs.make(oracle), False,
             f"NASClassifier(oracle={oracle!r}), refit on train+val")
+    from keras_nas.supernet import STRATEGIES
+
+    for strategy in STRATEGIES:
+        found[f"keras_nas:{strategy}"] = Contender(
+            f"keras_nas:{strategy}", keras_nas_runs.make_one_shot(strategy), False,
+            f"NASClassifier(strategy={strategy!r}): one supernet search of the budget's epochs, "
+            "then the derived network trained from scratch on train+val")
     for tuner in keras_tuner_runs.TUNERS:
         found[f"keras_tuner:{tuner}"] = Contender(
             f"keras_tuner:{tuner}", keras_tuner_runs.make(tuner), True,

@@ -20,11 +20,12 @@ from sklearn.utils.validation import check_is_fitted
 from keras_nas import data, export, oracles, project, spaces
 from keras_nas.oracles.morphism import MorphismOracle
 from keras_nas.architecture import Head
+from keras_nas.estimators.one_shot import OneShotMixin
 from keras_nas.morphism_tuner import MorphismTuner
 from keras_nas.tuner import NASTuner
 
 
-class BaseNASEstimator(BaseEstimator, abc.ABC):
+class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
     """Shared search, refit, predict and export logic of `NASClassifier` and `NASRegressor`.
 
     Args:
@@ -38,6 +39,22 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
             architectures with network-morphism proposals and weight
             inheritance, see `MorphismOracle`), `"bayesian"`, `"random"`,
             `"hyperband"` or a `keras_tuner.Oracle`.
+        strategy: None (default) for the trial search above; or a one-shot
+            strategy, `"darts"`, `"pc_darts"`, `"gdas"` (any name registered
+            with `keras_nas.supernet.register_strategy`) or a configured
+            `keras_nas.supernet.OneShotStrategy` such as
+            `DARTSStrategy(channels=4, num_cells=3)`. A one-shot search trains
+            one supernet for `epochs` (weights on the training split, the
+            architecture on the validation split), derives its architecture
+            (`best_architecture_`, plain Keras layers), and trains that from
+            scratch for `epochs` with the strategy's optimizer (DARTS's SGD
+            with cosine decay; on training + validation data when
+            `refit`, else on the training split, validated on the other);
+            `strategy_` keeps the search (`alpha_history_`, `supernet_`).
+            `time_budget` stops the supernet's training at the end of an epoch.
+            `search_space`, `oracle`, `max_trials`, `patience`, `directory`
+            and its siblings apply to the trial search only, and
+            `mixed_precision` to the final training only.
         max_trials: Number of architectures to train; `None` needs `time_budget`.
         epochs: Most epochs per trial (trials stop early after `patience` epochs
             without improvement of the objective).
@@ -74,6 +91,7 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
         self,
         search_space="auto",
         oracle="morphism",
+        strategy=None,
         max_trials=10,
         epochs=10,
         batch_size=32,
@@ -94,6 +112,7 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
     ):
         self.search_space = search_space
         self.oracle = oracle
+        self.strategy = strategy
         self.max_trials = max_trials
         self.epochs = epochs
         self.batch_size = batch_size
@@ -120,7 +139,8 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer; received {name}={value!r}.")
 
-        positive_int("max_trials", self.max_trials, allow_none=self.time_budget is not None)
+        unbounded = self.time_budget is not None or self.strategy is not None  # one-shot searches have no trials
+        positive_int("max_trials", self.max_trials, allow_none=unbounded)
         positive_int("epochs", self.epochs)
         positive_int("batch_size", self.batch_size)
         positive_int("patience", self.patience)
@@ -145,6 +165,8 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
             raise ValueError(
                 f"search_space must be a name, a keras_tuner.HyperModel or a build function; received {self.search_space!r}."
             )
+        if self.strategy is not None:
+            self._check_strategy()
 
     # -- what subclasses provide ----------------------------------------
     @abc.abstractmethod
@@ -285,6 +307,12 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
             self.n_features_in_ = x.shape[1]
         if columns is not None:
             self.feature_names_in_ = np.asarray(columns, dtype=object)
+        if self.strategy is not None:
+            x_train, x_val, y_train, y_val = self._split(x, y)
+            self.input_mean_, self.input_variance_ = data.moments(x_train)
+            model = self._fit_one_shot(self._standardize(x_train), y_train, self._standardize(x_val), y_val)
+            self.best_model_ = self._wrap(model)
+            return self
         hypermodel = self._hypermodel()
         fingerprint = self._fingerprint(hypermodel, x, y)
         x_train, x_val, y_train, y_val = self._split(x, y)

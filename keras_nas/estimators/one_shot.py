@@ -1,0 +1,117 @@
+"""The estimators' one-shot path: search a supernet, derive its architecture, train that from scratch."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import keras
+import numpy as np
+
+from keras_nas.supernet.strategy import STRATEGIES, OneShotStrategy, get_strategy
+
+
+class OneShotMixin:
+    """`fit` for a `BaseNASEstimator` whose `strategy` is set (see the `strategy` argument there)."""
+
+    def _check_strategy(self) -> None:
+        strategy = self.strategy
+        if isinstance(strategy, str):
+            if strategy not in STRATEGIES:
+                raise ValueError(
+                    f"Unknown strategy {strategy!r}; choose None (trial search), one of {sorted(STRATEGIES)} "
+                    "or pass a keras_nas.supernet.OneShotStrategy."
+                )
+        elif not isinstance(strategy, OneShotStrategy):
+            raise ValueError(
+                "strategy must be None, a strategy name or a keras_nas.supernet.OneShotStrategy; "
+                f"received {strategy!r}."
+            )
+        if self.search_space != "auto":
+            raise ValueError(
+                f"search_space={self.search_space!r} applies to the trial search only; a one-shot strategy "
+                "searches its own supernet (leave search_space='auto')."
+            )
+
+    def _make_strategy(self) -> OneShotStrategy:
+        # A copy: fitting must not change the estimator's parameters (scikit-learn's contract).
+        strategy = get_strategy(self.strategy) if isinstance(self.strategy, str) else copy.deepcopy(self.strategy)
+        return strategy.configure(
+            self.input_shape_,
+            self._head(),
+            epochs=int(self.epochs),
+            batch_size=int(self.batch_size),
+            seed=self.seed,
+            verbose=int(self.verbose),
+            time_budget=self.time_budget,
+        )
+
+    def _fit_one_shot(self, x_train, y_train, x_val, y_val) -> keras.Model:
+        """Searches, derives and trains; sets the fitted attributes and returns the trained network."""
+        strategy = self._make_strategy()
+        started = time.perf_counter()
+        keras.backend.clear_session()
+        strategy.search(x_train, y_train, x_val, y_val)
+        self.search_seconds_ = time.perf_counter() - started
+        architecture = strategy.derive()
+        head = self._head()
+        self.strategy_ = strategy
+        self.tuner_ = None
+        self.oracle_seconds_ = 0.0
+        self.best_architecture_ = architecture
+        self.best_hyperparameters_ = strategy.describe()
+        self.best_trial_id_ = strategy.name or type(strategy).__name__
+        self.best_score_ = getattr(strategy, "score_", None)
+        search_epochs = len(next(iter(strategy.history_.values()), []))
+        self.best_step_ = max(search_epochs - 1, 0)
+        self.leaderboard_ = [
+            {
+                "trial_id": self.best_trial_id_,
+                "status": "COMPLETED",
+                "score": self.best_score_,
+                "hyperparameters": self.best_hyperparameters_,
+                "architecture": architecture.summary(),
+                "params": architecture.num_params(self.input_shape_, head),
+                "epochs": search_epochs,
+                "seconds": self.search_seconds_,
+            }
+        ]
+        if self.verbose >= 1:
+            summary = architecture.summary()
+            print(f"{self.best_trial_id_}: {search_epochs} search epochs, score {self.best_score_}: {summary}")
+
+        started = time.perf_counter()
+        with self._precision():
+            model = self._train_derived(strategy, architecture, x_train, y_train, x_val, y_val)
+        self.refit_seconds_ = time.perf_counter() - started
+        return model
+
+    def _train_derived(self, strategy, architecture, x_train, y_train, x_val, y_val) -> keras.Model:
+        """Trains the derived network from scratch for `epochs` with the strategy's optimizer.
+
+        On training + validation data when `refit`, else on the training data, validated on the rest.
+        """
+        keras.backend.clear_session()  # deterministic layer names, as in the trial search's refit
+        if self.seed is not None:
+            keras.utils.set_random_seed(int(self.seed))
+        head = self._head()
+        model = architecture.build(self.input_shape_, head=head, name="derived")
+        validation = None
+        if self.refit:
+            x_train, y_train = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
+        else:
+            validation = self._dataset(x_val, y_val, shuffle=False)
+        self.refit_epochs_ = int(self.epochs)
+        steps = math.ceil(len(x_train) / int(self.batch_size)) * self.refit_epochs_
+        model.compile(optimizer=strategy.optimizer(steps), loss=head.loss, metrics=head.metrics)
+        history = model.fit(
+            self._dataset(x_train, y_train, shuffle=True),
+            validation_data=validation,
+            epochs=self.refit_epochs_,
+            shuffle=False,
+            callbacks=list(self.callbacks or []),
+            verbose=1 if self.verbose >= 2 else 0,
+        )
+        self.history_ = history.history
+        return model

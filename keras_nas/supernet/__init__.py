@@ -1,0 +1,81 @@
+"""One-shot supernets as Keras layers and models (TensorFlow backend).
+
+- `ops`: the candidate operations, as Keras layers and as keras_nas `Layer`s.
+- `MixedOp`, `DARTSCell`: a softmax-weighted edge and a search cell of such edges.
+- `DARTSSearchModel`: the DARTS search network, trained with `BilevelModel`'s
+  bi-level train step (first or second order) on `bilevel_dataset` batches.
+- `PCDARTSSearchModel`: PC-DARTS, partial-channel edges with edge normalisation.
+- `GDASSearchModel`: GDAS, one Gumbel-sampled op per edge, temperature annealed.
+- `CollapseGuard`: DARTS+-style early stopping against all-skip normal cells
+  (on by default in every search model's `fit`).
+- `Genotype`, `parse_cell`: the discrete cells read off α; `derive()` (and
+  `genotype_architecture`) turn them into an `Architecture` of plain Keras
+  layers (`cell` layers, see `derived`); `plot_alphas` draws α's history.
+- `OneShotStrategy` and its registry (`get_strategy`, `register_strategy`):
+  what `NASClassifier(strategy="darts" | "pc_darts" | "gdas")` runs.
+"""
+
+from keras_nas.supernet.bilevel import BilevelModel, default_arch_optimizer, default_weight_optimizer
+from keras_nas.supernet.cell import DARTSCell, edge_inputs, num_edges
+from keras_nas.supernet.collapse import CollapseGuard, count_op
+from keras_nas.supernet.data import bilevel_dataset
+from keras_nas.supernet.derived import factorized_reduce, genotype_architecture
+from keras_nas.supernet.gdas import GDASSearchModel, TemperatureSchedule, gumbel_hard_sample
+from keras_nas.supernet.genotype import Genotype, parse_cell
+from keras_nas.supernet.layers import FactorizedReduce, Zero
+from keras_nas.supernet.mixed import MixedOp, channel_shuffle
+from keras_nas.supernet.network import DARTSSearchModel, reduction_indices
+from keras_nas.supernet.ops import PRIMITIVES, SPATIAL_OPS, TABULAR_PRIMITIVES, build_op, describe_op
+from keras_nas.supernet.pcdarts import PCDARTSSearchModel, node_softmax
+from keras_nas.supernet.plotting import plot_alphas
+from keras_nas.supernet.strategy import (
+    STRATEGIES,
+    DARTSStrategy,
+    GDASStrategy,
+    OneShotStrategy,
+    PCDARTSStrategy,
+    SupernetStrategy,
+    get_strategy,
+    register_strategy,
+)
+
+__all__ = [
+    "PRIMITIVES",
+    "SPATIAL_OPS",
+    "STRATEGIES",
+    "TABULAR_PRIMITIVES",
+    "BilevelModel",
+    "CollapseGuard",
+    "DARTSCell",
+    "DARTSSearchModel",
+    "DARTSStrategy",
+    "FactorizedReduce",
+    "GDASSearchModel",
+    "GDASStrategy",
+    "Genotype",
+    "MixedOp",
+    "OneShotStrategy",
+    "PCDARTSSearchModel",
+    "PCDARTSStrategy",
+    "SupernetStrategy",
+    "TemperatureSchedule",
+    "Zero",
+    "bilevel_dataset",
+    "build_op",
+    "channel_shuffle",
+    "count_op",
+    "default_arch_optimizer",
+    "default_weight_optimizer",
+    "describe_op",
+    "edge_inputs",
+    "factorized_reduce",
+    "genotype_architecture",
+    "get_strategy",
+    "gumbel_hard_sample",
+    "node_softmax",
+    "num_edges",
+    "parse_cell",
+    "plot_alphas",
+    "reduction_indices",
+    "register_strategy",
+]

@@ -1,0 +1,50 @@
+"""`plot_alphas`: how the architecture weights moved during a search (needs matplotlib)."""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping, Sequence
+
+import numpy as np
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def plot_alphas(
+    history: Sequence[Mapping[str, np.ndarray]], path: str | os.PathLike, primitives: Sequence[str] | None = None
+) -> str:
+    """Draws one panel per 2-D architecture variable: each op's softmax weight, averaged over edges, per epoch.
+
+    `history` is a search model's `alpha_history` (or a strategy's
+    `alpha_history_`): one `{variable name: value}` per epoch. 1-D variables
+    (PC-DARTS's β) are left out. Writes an image to `path` (any format
+    matplotlib knows) and returns the path. matplotlib is optional for
+    keras_nas (the `bench` and `dev` extras install it).
+    """
+    try:
+        # A bare Figure draws to files without pyplot, leaving the user's backend and figures alone.
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(
+            "plot_alphas needs matplotlib, which keras_nas does not install by default: "
+            "`pip install matplotlib` (or keras-nas[bench])."
+        ) from None
+    if not history:
+        raise ValueError("The α history is empty: nothing was searched yet.")
+    names = [name for name, value in history[0].items() if np.ndim(value) == 2]
+    figure = Figure(figsize=(5 * max(len(names), 1), 3.5))
+    axes = figure.subplots(1, max(len(names), 1), squeeze=False)
+    epochs = np.arange(1, len(history) + 1)
+    for axis, name in zip(axes[0], names):
+        weights = np.stack([_softmax(np.asarray(record[name], "float64")).mean(axis=0) for record in history])
+        for column in range(weights.shape[1]):
+            label = primitives[column] if primitives is not None else f"op {column}"
+            axis.plot(epochs, weights[:, column], marker="o", label=label)
+        axis.set(title=name, xlabel="epoch", ylabel="mean softmax(α) over edges")
+    axes[0][0].legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path)
+    return os.fspath(path)
