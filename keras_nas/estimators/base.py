@@ -390,8 +390,13 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
         model = self.tuner_.hypermodel.build(best.hyperparameters)
         x_all, y_all = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
         self.refit_epochs_ = min(self.tuner_.trained_epochs(best.trial_id), 3 * int(self.epochs))
+        return self._train_final(model, x_all, y_all)
+
+    def _train_final(self, model: keras.Model, x, y, validation=None) -> keras.Model:
+        """Trains the final network for `refit_epochs_` with the user's callbacks; keeps its history."""
         history = model.fit(
-            self._dataset(x_all, y_all, shuffle=True),
+            self._dataset(x, y, shuffle=True),
+            validation_data=validation,
             epochs=self.refit_epochs_,
             shuffle=False,
             callbacks=list(self.callbacks or []),

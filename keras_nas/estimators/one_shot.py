@@ -105,13 +105,4 @@ class OneShotMixin:
         self.refit_epochs_ = int(self.epochs)
         steps = math.ceil(len(x_train) / int(self.batch_size)) * self.refit_epochs_
         model.compile(optimizer=strategy.optimizer(steps), loss=head.loss, metrics=head.metrics)
-        history = model.fit(
-            self._dataset(x_train, y_train, shuffle=True),
-            validation_data=validation,
-            epochs=self.refit_epochs_,
-            shuffle=False,
-            callbacks=list(self.callbacks or []),
-            verbose=1 if self.verbose >= 2 else 0,
-        )
-        self.history_ = history.history
-        return model
+        return self._train_final(model, x_train, y_train, validation)
