@@ -55,8 +55,14 @@ class MorphismTuner(NASTuner):
             warnings.simplefilter("ignore")
             parent_model.load_weights(checkpoint)
         chain = [morphisms.Move.from_dict(m) for m in json.loads(moves)]
-        morphisms.inherit(parent_model, parent_architecture, chain, model, space.input_shape, space.head,
-                          seed=self.seed)
+        try:
+            morphisms.inherit(parent_model, parent_architecture, chain, model, space.input_shape, space.head,
+                              seed=self.seed)
+        except ValueError as error:
+            # A move the weights cannot follow costs the head start, not the trial: rebuild from scratch.
+            warnings.warn(f"Trial trains from scratch: its parent's weights could not be carried over ({error}).")
+            self._inheritance = {"parent": parent_id, "inherited": False, "error": str(error)[:300]}
+            return super()._build_hypermodel(hp)
         self._inheritance = {"parent": parent_id, "inherited": True, "moves": len(chain)}
         return model
 

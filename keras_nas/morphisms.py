@@ -139,7 +139,9 @@ def apply(architecture: Architecture, move: Move, input_shape: Iterable[int]) ->
         if merge == "concat":
             end = consumer(architecture, move.target)
             last = len(layers) if end is None else end
-            if any(s.target == move.target for s in skips) or _touched(architecture, move.target + 1, last):
+            # the new channels must reach only the consumer: not another skip leaving from or merging
+            # into the target or any node up to the consumer
+            if _touched(architecture, move.target, last):
                 raise ValueError("concat_skip cannot follow the new channels through other skip connections.")
         skips.append(new_skip)
     child = Architecture(layers, skips)

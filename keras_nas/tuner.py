@@ -184,7 +184,7 @@ class NASTuner(keras_tuner.Tuner):
 
     # -- results ---------------------------------------------------------
     def leaderboard(self) -> list[dict[str, Any]]:
-        """Every trial, best first: id, status, score, hyperparameters, architecture, params, epochs, seconds."""
+        """Every trial, best first: id, status, score, hyperparameters, architecture, params, epochs, seconds, message."""
         rows = []
         for trial_id, trial in self._trials().items():
             record = self.records.get(trial_id, {})
@@ -198,6 +198,7 @@ class NASTuner(keras_tuner.Tuner):
                     "params": record.get("params"),
                     "epochs": record.get("epochs"),
                     "seconds": record.get("seconds"),
+                    "message": getattr(trial, "message", None),  # why a trial failed, if it did
                 }
             )
         sign = -1.0 if self.oracle.objective.direction == "max" else 1.0

@@ -56,6 +56,18 @@ def test_a_child_starts_with_its_parents_function(grown, tabular_small):
         assert json.loads(child.hyperparameters.values[MOVES])
 
 
+def test_a_child_whose_weights_cannot_be_carried_trains_from_scratch(grown, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise ValueError("channels cannot be followed")
+
+    monkeypatch.setattr(morphisms, "inherit", refuse)
+    child = next(t for t in grown.oracle.trials.values() if PARENT in t.hyperparameters.values)
+    with pytest.warns(UserWarning, match="trains from scratch"):
+        model = grown._build_hypermodel(child.hyperparameters)
+    assert isinstance(model, keras.Model)
+    assert grown._inheritance["inherited"] is False and "channels" in grown._inheritance["error"]
+
+
 def test_checkpoints_are_pruned_to_the_best(tmp_path, tabular_small):
     x, y = tabular_small
     tuner = MorphismTuner(_space(x), _oracle(max_trials=5), directory=tmp_path, project_name="p", keep_checkpoints=2)

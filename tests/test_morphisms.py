@@ -4,6 +4,7 @@ import pytest
 
 from keras_nas.architecture import Architecture, Head, Layer, Skip
 from keras_nas.morphisms import Move, apply, candidates, inherit, model_weights
+from keras_nas.spaces.morphism import seed_architecture
 
 DENSE = ((12,), Architecture(
     [Layer.of("dense", units=16, activation="relu"), Layer.of("batch_norm"), Layer.of("dropout", rate=0.2),
@@ -91,6 +92,32 @@ def test_chains_of_moves(case):
         moves.append(move)
         architecture = apply(architecture, move, shape)
     _check(case, moves, seed=3)
+
+
+def test_concat_into_a_node_that_feeds_a_skip_is_refused():
+    # The widened node would also feed the skip's projection, whose input width is the parent's.
+    shape, parent = (8, 8, 1), seed_architecture((8, 8, 1))
+    with_skip = apply(parent, Move("add_skip", source=3, target=5), shape)
+    with pytest.raises(ValueError, match="concat_skip cannot follow"):
+        apply(with_skip, Move("concat_skip", source=0, target=3), shape)
+    assert Move("concat_skip", source=0, target=3) not in candidates(with_skip, shape)
+
+
+def test_every_skip_move_from_a_network_with_skips_keeps_its_function():
+    shape = (8, 8, 1)
+    parent = Architecture(seed_architecture(shape).layers, [Skip(3, 5, "add")])
+    head = Head("classification", 10)
+    rng = np.random.default_rng(0)
+    parent_model = _randomised(parent.build(shape, head=head), rng)
+    x = rng.normal(size=(8, *shape)).astype("float32")
+    expected = parent_model.predict(x, verbose=0)
+    moves = [m for m in candidates(parent, shape) if m.kind.endswith("skip")]
+    assert len(moves) >= 10
+    for move in moves:
+        child = apply(parent, move, shape)
+        child_model = child.build(shape, head=head)
+        inherit(parent_model, parent, [move], child_model, shape, head, seed=0)
+        assert np.abs(child_model.predict(x, verbose=0) - expected).max() <= 1e-4, move
 
 
 def test_widened_copies_are_not_symmetric():

@@ -33,6 +33,9 @@ def make(oracle: str):
             "best_val_score": clf.best_score_,
             "epochs_trained": sum(row["epochs"] or 0 for row in clf.leaderboard_) + len(clf.history_["loss"]),
             "trials_completed": len(completed),
+            "trials_not_completed": [{"trial_id": row["trial_id"], "status": row["status"],
+                                      "message": (row.get("message") or "")[-500:]}
+                                     for row in clf.leaderboard_ if row["status"] != "COMPLETED"],
             "oracle_seconds": clf.oracle_seconds_,
             "anytime": clock.anytime,
             "params": int(clf.best_model_.count_params()),
