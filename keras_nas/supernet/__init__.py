@@ -11,15 +11,23 @@
 - `Genotype`, `parse_cell`: the discrete cells read off α; `derive()` (and
   `genotype_architecture`) turn them into an `Architecture` of plain Keras
   layers (`cell` layers, see `derived`); `plot_alphas` draws α's history.
+- ENAS: `MacroSpace` and `MicroSpace` (children as integer arcs and as
+  `Architecture`s), their shared weights (`MacroChildModel`,
+  `MicroChildModel`), the LSTM `ENASController`, `ENASSearch` (alternating
+  REINFORCE training), `SharedWeightEvaluator` (a cheap score of any child)
+  and `ENASStrategy`; `plot_rewards` draws the controller's reward.
 - `OneShotStrategy` and its registry (`get_strategy`, `register_strategy`):
-  what `NASClassifier(strategy="darts" | "pc_darts" | "gdas")` runs.
+  what `NASClassifier(strategy="darts" | "pc_darts" | "gdas" | "enas")` runs.
 """
 
 from keras_nas.supernet.bilevel import BilevelModel, default_arch_optimizer, default_weight_optimizer
 from keras_nas.supernet.cell import DARTSCell, edge_inputs, num_edges
 from keras_nas.supernet.collapse import CollapseGuard, count_op
 from keras_nas.supernet.data import bilevel_dataset
+from keras_nas.supernet.controller import ENASController
 from keras_nas.supernet.derived import factorized_reduce, genotype_architecture
+from keras_nas.supernet.enas import ENASCell, MacroChildModel, MicroChildModel, child_model
+from keras_nas.supernet.enas_spaces import MacroSpace, MicroSpace, make_space
 from keras_nas.supernet.gdas import GDASSearchModel, TemperatureSchedule, gumbel_hard_sample
 from keras_nas.supernet.genotype import Genotype, parse_cell
 from keras_nas.supernet.layers import FactorizedReduce, Zero
@@ -27,7 +35,7 @@ from keras_nas.supernet.mixed import MixedOp, channel_shuffle
 from keras_nas.supernet.network import DARTSSearchModel, reduction_indices
 from keras_nas.supernet.ops import PRIMITIVES, SPATIAL_OPS, TABULAR_PRIMITIVES, build_op, describe_op
 from keras_nas.supernet.pcdarts import PCDARTSSearchModel, node_softmax
-from keras_nas.supernet.plotting import plot_alphas
+from keras_nas.supernet.plotting import plot_alphas, plot_rewards
 from keras_nas.supernet.strategy import (
     STRATEGIES,
     DARTSStrategy,
@@ -39,6 +47,9 @@ from keras_nas.supernet.strategy import (
     register_strategy,
 )
 
+# After `strategy`: registers "enas".
+from keras_nas.supernet.enas_search import ENASSearch, ENASStrategy, SharedWeightEvaluator  # noqa: E402
+
 __all__ = [
     "PRIMITIVES",
     "SPATIAL_OPS",
@@ -49,20 +60,30 @@ __all__ = [
     "DARTSCell",
     "DARTSSearchModel",
     "DARTSStrategy",
+    "ENASCell",
+    "ENASController",
+    "ENASSearch",
+    "ENASStrategy",
     "FactorizedReduce",
     "GDASSearchModel",
     "GDASStrategy",
     "Genotype",
+    "MacroChildModel",
+    "MacroSpace",
+    "MicroChildModel",
+    "MicroSpace",
     "MixedOp",
     "OneShotStrategy",
     "PCDARTSSearchModel",
     "PCDARTSStrategy",
+    "SharedWeightEvaluator",
     "SupernetStrategy",
     "TemperatureSchedule",
     "Zero",
     "bilevel_dataset",
     "build_op",
     "channel_shuffle",
+    "child_model",
     "count_op",
     "default_arch_optimizer",
     "default_weight_optimizer",
@@ -72,10 +93,12 @@ __all__ = [
     "genotype_architecture",
     "get_strategy",
     "gumbel_hard_sample",
+    "make_space",
     "node_softmax",
     "num_edges",
     "parse_cell",
     "plot_alphas",
+    "plot_rewards",
     "reduction_indices",
     "register_strategy",
 ]

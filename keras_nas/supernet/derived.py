@@ -119,13 +119,27 @@ def _chain_params(layers: Sequence[Layer], shape: Shape) -> int:
     return total
 
 
+def _live_nodes(layer: Layer) -> set[int]:
+    """The nodes the cell's output depends on: a Keras model drops the layers of the others (e.g. an unread input)."""
+    gene, keep = _gene(layer), int(layer.get("keep", 2))
+    live = {int(n) for n in layer["concat"]}
+    for node in range(1 + len(gene) // keep, 1, -1):  # edges point backwards: one pass from the last node
+        if node in live:
+            live.update(j for _, j in gene[(node - 2) * keep : (node - 1) * keep])
+    return live
+
+
 def cell_num_params(layer: Layer, shape: Shape) -> int:
     _nodes(layer)
     rank, filters = _rank(shape), int(layer["filters"])
     unit = (1,) * rank + (filters,)  # spatial sizes do not change parameter counts
+    live, keep = _live_nodes(layer), int(layer.get("keep", 2))
     # Either preprocessing of input 0 (conv 1x1, or the two halves of a factorized reduction) has c0·C weights.
-    total = (int(layer["input0_channels"]) + shape[-1]) * filters + 2 * 4 * filters
-    for op, j in _gene(layer):
+    total = (int(layer["input0_channels"]) * filters + 4 * filters) * (0 in live)
+    total += (shape[-1] * filters + 4 * filters) * (1 in live)
+    for index, (op, j) in enumerate(_gene(layer)):
+        if 2 + index // keep not in live:
+            continue
         layers = _op_layers(op, filters, _edge_strides(layer, j), rank)
         total += filters * filters + 4 * filters if layers is None else _chain_params(layers, unit)
     return total

@@ -48,3 +48,34 @@ def plot_alphas(
     figure.tight_layout()
     figure.savefig(path)
     return os.fspath(path)
+
+
+def plot_rewards(history: Mapping[str, Sequence[float]], path: str | os.PathLike) -> str:
+    """Draws the ENAS controller's mean reward per epoch (and its baseline) from a search's `history_`.
+
+    `history` is `ENASStrategy.history_` (or `ENASSearch.history`); the
+    shared weights' training reward is drawn too. Writes an image to `path`
+    and returns the path (needs matplotlib, as `plot_alphas`).
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(
+            "plot_rewards needs matplotlib, which keras_nas does not install by default: "
+            "`pip install matplotlib` (or keras-nas[bench])."
+        ) from None
+    if not history.get("controller_reward"):
+        raise ValueError("The history has no controller rewards: pass an ENAS search's history_ after `search`.")
+    figure = Figure(figsize=(5, 3.5))
+    axis = figure.subplots()
+    epochs = np.arange(1, len(history["controller_reward"]) + 1)
+    labels = {"controller_reward": "controller reward (validation)", "baseline": "baseline",
+              "reward": "sampled children (training)"}
+    for name, label in labels.items():
+        if history.get(name):
+            axis.plot(epochs, history[name], marker="o", label=label)
+    axis.set(xlabel="epoch", ylabel="mean reward", title="ENAS controller reward")
+    axis.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path)
+    return os.fspath(path)

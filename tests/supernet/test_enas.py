@@ -1,0 +1,180 @@
+"""ENAS: spaces, shared weights, controller, REINFORCE, derivation and the strategy end to end."""
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_nas import Architecture, Head, Layer, NASClassifier, NASRegressor
+from keras_nas.supernet import (
+    ENASController,
+    ENASSearch,
+    ENASStrategy,
+    MacroSpace,
+    MicroSpace,
+    SharedWeightEvaluator,
+    get_strategy,
+    make_space,
+    plot_rewards,
+)
+from tests.test_export import _in_fresh_process
+
+CLASSES = Head("classification", 10)
+
+
+def _digits(data):
+    x, y = data
+    return x / 16.0, y
+
+
+def _layers(model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _layers(layer)
+
+
+def test_weight_steps_sample_a_new_child_every_step_in_one_compiled_function(digits_small):
+    x, y = _digits(digits_small)
+    space = MacroSpace((8, 8, 1), num_layers=3, channels=4, ops=("conv_3x3", "max_pool_3x3", "avg_pool_3x3"))
+    search = ENASSearch(space, CLASSES, seed=0, controller_units=16)
+    search.fit(x[:96], y[:96], x[96:128], y[96:128], epochs=1, batch_size=12, controller_steps=2, seed=0)
+    arcs = {tuple(int(v) for v in arc) for arc in search.step_arcs}
+    assert len(search.step_arcs) == 8 and len(arcs) > 1  # Python-level sampling would freeze one arc per trace
+    _, weight_step, controller_step = search._steps
+    assert weight_step.experimental_get_tracing_count() == 1 == controller_step.experimental_get_tracing_count()
+    assert set(search.history) == {"loss", "reward", "controller_reward", "baseline", "entropy", "skip_density"}
+    assert all(len(v) == 1 and np.isfinite(v[0]) for v in search.history.values())
+
+
+def test_reinforce_raises_the_log_prob_of_the_rewarded_arc():
+    space = MacroSpace((6,), num_layers=3, channels=4)
+    search = ENASSearch(space, Head("classification", 2), seed=0, controller_units=16, controller_learning_rate=0.05)
+    target = np.array([2, 1, 0, 1, 0, 1], "int32")
+
+    def reward(arc):  # toy reward: the fraction of decisions that agree with the target arc
+        return keras.ops.mean(keras.ops.cast(arc == target, "float32"))
+
+    step = tf.function(lambda: search.reinforce(reward))
+    before = float(search.controller.sample(target)["log_prob"])
+    rewards = [float(step()[0]) for _ in range(80)]
+    after = float(search.controller.sample(target)["log_prob"])
+    assert after > before + 1.0, (before, after)
+    assert np.mean(rewards[-20:]) > np.mean(rewards[:20])
+    expected = rewards[0]  # the baseline starts at the first reward, then decays by 0.99 towards each new one
+    for r in rewards[1:]:
+        expected -= 0.01 * (expected - r)
+    assert float(search.baseline) == pytest.approx(expected, abs=2e-3)  # up to the 1e-4 entropy bonus
+
+
+def test_controller_scores_given_arcs_and_penalises_skip_density():
+    space = MacroSpace((8, 8, 1), num_layers=4, channels=4)
+    controller = ENASController(space, units=8, seed=0)
+    sample = controller.sample()
+    arc = np.asarray(sample["arc"])
+    again = controller.sample(arc)
+    np.testing.assert_allclose(float(again["log_prob"]), float(sample["log_prob"]), rtol=1e-5)
+    assert space.check_arc(arc).shape == (10,) and 0 <= float(sample["skip_density"]) <= 1
+    assert float(sample["skip_penalty"]) >= 0 and float(sample["entropy"]) > 0
+    micro = MicroSpace((8, 8, 1), num_layers=2, nodes=2)
+    sample = ENASController(micro, units=8, seed=0).sample()
+    assert micro.check_arc(sample["arc"]).shape == (16,) and float(sample["skip_penalty"]) == 0.0
+
+
+@pytest.mark.parametrize("space", [
+    MacroSpace((8, 8, 1), num_layers=4, channels=4),
+    MacroSpace((12, 2), num_layers=3, channels=4),
+    MicroSpace((8, 8, 1), num_layers=3, channels=4, nodes=2),
+    MicroSpace((5,), num_layers=2, channels=4, nodes=2),
+])
+def test_arcs_become_plain_architectures_and_back(space):
+    rng = np.random.default_rng(0)
+    arc = np.asarray(ENASController(space, units=8, seed=1).sample()["arc"])
+    architecture = space.to_architecture(arc)
+    assert Architecture.from_json(architecture.to_json()) == architecture
+    np.testing.assert_array_equal(space.arc_of(architecture), arc)
+    head = Head("classification", 3)
+    model = architecture.build(space.input_shape, head=head)
+    count = architecture.num_params(space.input_shape, head)
+    # Exact within a cell (an unread cell input's preprocessing is not counted), but a micro cell that no later
+    # cell reads is dropped by the functional model and still counted.
+    assert count == model.count_params() if space.kind == "macro" else count >= model.count_params()
+    assert tuple(model(rng.normal(size=(2, *space.input_shape)).astype("float32")).shape) == (2, 3)
+    with pytest.raises(ValueError, match="not a child"):
+        space.arc_of(Architecture([Layer.of("dense", units=3)]))
+
+
+def test_micro_search_runs_reduction_cells_and_the_evaluator_scores_children(digits_small):
+    x, y = _digits(digits_small)
+    space = MicroSpace((8, 8, 1), num_layers=2, channels=4, nodes=2, ops=("skip_connect", "max_pool_3x3"))
+    search = ENASSearch(space, CLASSES, seed=0, controller_units=8)
+    search.fit(x[:64], y[:64], x[64:96], y[64:96], epochs=1, batch_size=32, controller_steps=2, seed=0)
+    arc, score, scored = search.best_arc(x[96:128], y[96:128], samples=3)
+    assert score == max(s for _, s in scored) and 0 <= score <= 1
+    evaluator = search.evaluator
+    state = [np.array(v) for v in search.child.variables]
+    architecture = space.to_architecture(arc)
+    assert evaluator.score(architecture, x[96:128], y[96:128]) == pytest.approx(score)
+    assert all(np.array_equal(a, np.array(v)) for a, v in zip(state, search.child.variables))  # nothing updated
+    assert isinstance(evaluator, SharedWeightEvaluator)
+    with pytest.raises(ValueError, match="entries"):
+        evaluator.score([0, 1], x[:4], y[:4])
+
+
+def test_enas_end_to_end_exports_a_plain_keras_model(digits_small, tmp_path):
+    x, y = _digits(digits_small)
+    strategy = ENASStrategy(num_layers=3, channels=4, controller_steps=3, derive_samples=4, controller_units=16)
+    clf = NASClassifier(strategy=strategy, epochs=1, batch_size=48, seed=0).fit(x, y)
+    search = clf.strategy_
+    assert isinstance(search, ENASStrategy) and not hasattr(strategy, "arc_")  # fit searched with a copy
+    assert len(search.history_["controller_reward"]) == 1 and len(search.samples_) <= 4
+    assert clf.best_architecture_ == search.search_.space.to_architecture(search.arc_)
+    (row,) = clf.leaderboard_
+    assert row["trial_id"] == "enas" and row["hyperparameters"]["arc"] == [int(v) for v in search.arc_]
+    assert 0 <= row["score"] == clf.best_score_ <= 1
+    classes = {type(layer) for layer in _layers(clf.best_model_)}
+    assert all(cls.__module__.startswith("keras.src.") for cls in classes), classes  # no supernet, no controller
+    names = " ".join(layer.name for layer in _layers(clf.best_model_))
+    assert "lstm" not in names and "merge_bn" not in names
+    assert os.path.getsize(plot_rewards(search.history_, tmp_path / "reward.png")) > 0
+    path = clf.export(tmp_path / "enas_model")
+    sample = x[:16]
+    np.testing.assert_allclose(_in_fresh_process(path, sample, tmp_path), clf.predict_proba(sample), atol=1e-5)
+
+
+def test_enas_micro_in_the_regressor(tabular_small):
+    x, y = tabular_small
+    strategy = ENASStrategy("micro", num_layers=1, channels=4, nodes=2, controller_steps=2, derive_samples=2)
+    reg = NASRegressor(strategy=strategy, epochs=1, batch_size=40, seed=0).fit(x, 50 + 10 * y)
+    assert isinstance(reg.strategy_, ENASStrategy) and reg.best_score_ >= 0  # mean squared error
+    assert [layer.kind for layer in reg.best_architecture_.layers] == ["dense", "batch_norm", "cell"]
+    assert reg.predict(x[:4]).shape == (4,) and reg.strategy_.describe()["space"] == "micro"
+    assert NASClassifier(strategy="enas").get_params()["strategy"] == "enas"
+    assert isinstance(get_strategy("enas"), ENASStrategy)
+
+
+def test_bad_configurations_fail_clearly(digits_small):
+    with pytest.raises(ValueError, match="'macro' or 'micro'"):
+        make_space("mega", (8, 8, 1))
+    with pytest.raises(ValueError, match="remove 'none'"):
+        MacroSpace((8, 8, 1), ops=("none", "conv_3x3"))
+    with pytest.raises(ValueError, match="Unknown op 'conv_9x9'"):
+        MicroSpace((8, 8, 1), ops=("conv_9x9",))
+    with pytest.raises(ValueError, match="reductions"):
+        MacroSpace((6,), num_layers=3, reductions=(1,))
+    with pytest.raises(ValueError, match="shape"):
+        MacroSpace((2, 2, 2, 2))
+    with pytest.raises(ValueError, match="entries out of range"):
+        MacroSpace((6,), num_layers=2).check_arc([0, 3, 0])
+    with pytest.raises(ValueError, match="skip_target"):
+        ENASController(MacroSpace((6,)), skip_target=1.5)
+    with pytest.raises(ValueError, match="baseline_decay"):
+        ENASSearch(MacroSpace((6,)), CLASSES, baseline_decay=1.0)
+    with pytest.raises(ValueError, match="needs a search"):
+        ENASStrategy().derive()
+    x, y = digits_small
+    with pytest.raises(ValueError, match="derive_samples"):
+        NASClassifier(strategy=ENASStrategy(derive_samples=0), epochs=1).fit(x, y)
+    with pytest.raises(TypeError, match="Unknown ENASStrategy option"):
+        NASClassifier(strategy=get_strategy("enas", lstm_units=3), epochs=1).fit(x, y)
