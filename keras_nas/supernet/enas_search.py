@@ -121,8 +121,8 @@ class ENASSearch:
     -log π(arc)·(R - b) + `skip_weight`·KL(p_skip ‖ `skip_target`) (macro
     only); Adam.
 
-    `history` holds per-epoch means: the shared weights' `loss` and `reward`
-    (training accuracy or -MSE of the sampled children), and the controller's
+    `history` holds per-epoch means: the shared weights' `loss` and
+    `train_reward` (training accuracy or -MSE of the sampled children), and the controller's
     `controller_reward` (R without the entropy bonus), `baseline`, `entropy`
     and `skip_density`. `step_arcs` holds the arcs of the last epoch's weight
     steps. `best_arc(x, y, samples)` samples children and keeps the one the
@@ -249,7 +249,7 @@ class ENASSearch:
                 weights.append((float(loss), float(reward)))
                 self.step_arcs.append(np.asarray(arc))
             rewards = [[float(t) for t in controller_step(*next(val_batches))] for _ in range(int(controller_steps))]
-            record = {"loss": np.mean([w[0] for w in weights]), "reward": np.mean([w[1] for w in weights])}
+            record = {"loss": np.mean([w[0] for w in weights]), "train_reward": np.mean([w[1] for w in weights])}
             names = ("controller_reward", "baseline", "entropy", "skip_density")
             record.update({name: np.mean([r[k] for r in rewards]) if rewards else float("nan")
                            for k, name in enumerate(names)})

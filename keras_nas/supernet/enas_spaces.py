@@ -117,11 +117,19 @@ class MacroSpace:
     def check_arc(self, arc: Sequence[int]) -> np.ndarray:
         arc = np.asarray(arc, dtype="int64").reshape(-1)
         if arc.shape != (self.arc_length,):
-            raise ValueError(f"A macro arc of {self.num_layers} layers has {self.arc_length} entries; received {arc.size}.")
+            raise ValueError(
+                f"A macro arc of {self.num_layers} layers has {self.arc_length} entries; received {arc.size}."
+            )
         for op, skips in self.layer_slices():
             if not 0 <= arc[op] < len(self.ops) or not np.isin(arc[skips], (0, 1)).all():
                 raise ValueError(f"Arc entries out of range (ops < {len(self.ops)}, skip bits 0/1): {arc.tolist()}.")
         return arc
+
+    def random_arc(self, seed: int | np.random.Generator | None = None) -> np.ndarray:
+        """A child drawn uniformly from the space (ops uniform, skip bits fair coins): the random-search baseline."""
+        rng = np.random.default_rng(seed)
+        return np.asarray([v for i in range(self.num_layers)
+                           for v in (rng.integers(len(self.ops)), *rng.integers(0, 2, i))], dtype="int64")
 
     def to_architecture(self, arc: Sequence[int]) -> Architecture:
         """The child as an `Architecture` (add skips into the node after each layer's op)."""
@@ -246,6 +254,12 @@ class MicroSpace:
         if self.cell_types == 1:
             return Genotype(gene(arc), concat)
         return Genotype(gene(arc[:size]), concat, gene(arc[size:]), concat)
+
+    def random_arc(self, seed: int | np.random.Generator | None = None) -> np.ndarray:
+        """A child drawn uniformly from the space (inputs and ops uniform): the random-search baseline."""
+        rng = np.random.default_rng(seed)
+        return np.asarray([v for _ in range(self.cell_types) for node in range(2, 2 + self.nodes) for _ in range(2)
+                           for v in (rng.integers(node), rng.integers(len(self.ops)))], dtype="int64")
 
     def to_architecture(self, arc: Sequence[int]) -> Architecture:
         """The child as an `Architecture` of `cell` layers (see `keras_nas.supernet.derived`)."""

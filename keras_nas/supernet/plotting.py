@@ -70,7 +70,7 @@ def plot_rewards(history: Mapping[str, Sequence[float]], path: str | os.PathLike
     axis = figure.subplots()
     epochs = np.arange(1, len(history["controller_reward"]) + 1)
     labels = {"controller_reward": "controller reward (validation)", "baseline": "baseline",
-              "reward": "sampled children (training)"}
+              "train_reward": "sampled children (training)"}
     for name, label in labels.items():
         if history.get(name):
             axis.plot(epochs, history[name], marker="o", label=label)

@@ -44,7 +44,7 @@ def test_weight_steps_sample_a_new_child_every_step_in_one_compiled_function(dig
     assert len(search.step_arcs) == 8 and len(arcs) > 1  # Python-level sampling would freeze one arc per trace
     _, weight_step, controller_step = search._steps
     assert weight_step.experimental_get_tracing_count() == 1 == controller_step.experimental_get_tracing_count()
-    assert set(search.history) == {"loss", "reward", "controller_reward", "baseline", "entropy", "skip_density"}
+    assert set(search.history) == {"loss", "train_reward", "controller_reward", "baseline", "entropy", "skip_density"}
     assert all(len(v) == 1 and np.isfinite(v[0]) for v in search.history.values())
 
 
@@ -103,6 +103,8 @@ def test_arcs_become_plain_architectures_and_back(space):
     assert tuple(model(rng.normal(size=(2, *space.input_shape)).astype("float32")).shape) == (2, 3)
     with pytest.raises(ValueError, match="not a child"):
         space.arc_of(Architecture([Layer.of("dense", units=3)]))
+    randoms = {tuple(space.check_arc(space.random_arc(seed))) for seed in range(5)}
+    assert len(randoms) > 1 and space.random_arc(3).tolist() == space.random_arc(3).tolist()
 
 
 def test_micro_search_runs_reduction_cells_and_the_evaluator_scores_children(digits_small):
