@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_nas import Architecture, Head, Layer, NASClassifier, NASRegressor
+from keras_nas.supernet import enas
 from keras_nas.supernet import (
     ENASController,
     ENASSearch,
@@ -35,13 +36,35 @@ def _layers(model):
             yield from _layers(layer)
 
 
-def test_weight_steps_sample_a_new_child_every_step_in_one_compiled_function(digits_small):
+class _Counting(keras.layers.Layer):
+    """Wraps a candidate op and counts its (real, not stateless) calls in a variable."""
+
+    def __init__(self, op, **kwargs):
+        super().__init__(**kwargs)
+        self.op = op
+        self.count = self.add_weight(shape=(), initializer="zeros", trainable=False, name="count")
+
+    def build(self, input_shape):
+        self.op.build(input_shape)
+
+    def call(self, x, training=None):
+        self.count.assign_add(1.0)
+        return self.op(x, training=training)
+
+
+def test_weight_steps_sample_a_new_child_every_step_and_run_only_its_ops(digits_small, monkeypatch):
     x, y = _digits(digits_small)
+    original = enas.build_op
+    monkeypatch.setattr(enas, "build_op", lambda *args, **kwargs: _Counting(original(*args, **kwargs)))
     space = MacroSpace((8, 8, 1), num_layers=3, channels=4, ops=("conv_3x3", "max_pool_3x3", "avg_pool_3x3"))
     search = ENASSearch(space, CLASSES, seed=0, controller_units=16)
     search.fit(x[:96], y[:96], x[96:128], y[96:128], epochs=1, batch_size=12, controller_steps=2, seed=0)
     arcs = {tuple(int(v) for v in arc) for arc in search.step_arcs}
     assert len(search.step_arcs) == 8 and len(arcs) > 1  # Python-level sampling would freeze one arc per trace
+    # Every op ran exactly as often as the sampled arcs chose it (the controller's stateless calls count nothing).
+    counts = np.array([[float(op.count) for op in layer] for layer in search.child.candidates])
+    chosen = np.array([[arc[position] for position, _ in space.layer_slices()] for arc in search.step_arcs])
+    np.testing.assert_array_equal(counts, [np.bincount(chosen[:, i], minlength=3) for i in range(3)])
     _, weight_step, controller_step = search._steps
     assert weight_step.experimental_get_tracing_count() == 1 == controller_step.experimental_get_tracing_count()
     assert set(search.history) == {"loss", "train_reward", "controller_reward", "baseline", "entropy", "skip_density"}
