@@ -149,7 +149,8 @@ def test_micro_search_runs_reduction_cells_and_the_evaluator_scores_children(dig
 
 def test_enas_end_to_end_exports_a_plain_keras_model(digits_small, tmp_path):
     x, y = _digits(digits_small)
-    strategy = ENASStrategy(num_layers=3, channels=4, controller_steps=3, derive_samples=4, controller_units=16)
+    strategy = ENASStrategy(num_layers=3, channels=4, ops=("conv_3x3", "sep_conv_3x3", "max_pool_3x3"),
+                            controller_steps=3, derive_samples=4, controller_units=16)
     clf = NASClassifier(strategy=strategy, epochs=1, batch_size=48, seed=0).fit(x, y)
     search = clf.strategy_
     assert isinstance(search, ENASStrategy) and not hasattr(strategy, "arc_")  # fit searched with a copy
@@ -170,7 +171,8 @@ def test_enas_end_to_end_exports_a_plain_keras_model(digits_small, tmp_path):
 
 def test_enas_micro_in_the_regressor(tabular_small):
     x, y = tabular_small
-    strategy = ENASStrategy("micro", num_layers=1, channels=4, nodes=2, controller_steps=2, derive_samples=2)
+    strategy = ENASStrategy("micro", num_layers=1, channels=4, nodes=2, ops=("dense", "skip_connect"),
+                            controller_steps=2, derive_samples=2, controller_units=8)
     reg = NASRegressor(strategy=strategy, epochs=1, batch_size=40, seed=0).fit(x, 50 + 10 * y)
     assert isinstance(reg.strategy_, ENASStrategy) and reg.best_score_ >= 0  # mean squared error
     assert [layer.kind for layer in reg.best_architecture_.layers] == ["dense", "batch_norm", "cell"]
