@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from typing import Any
 
 import keras
@@ -210,6 +211,12 @@ class NASTuner(keras_tuner.Tuner):
         if hasattr(self.oracle, "trials"):
             return self.oracle.trials
         return {trial_id: self.oracle.get_trial(trial_id) for trial_id in self.records}
+
+    def load_model(self, trial):
+        # The checkpoint holds the trial's optimizer state, which a fresh model's optimizer has not built yet.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            return super().load_model(trial)
 
     def trained_epochs(self, trial_id: str) -> int:
         """Epochs the trial's best checkpoint had been trained for."""

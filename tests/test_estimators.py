@@ -49,9 +49,35 @@ def test_predict_uses_exactly_best_model(fitted):
 
 def test_refit_trains_best_architecture_on_all_data(fitted):
     clf, _, _ = fitted
-    assert len(clf.history_["loss"]) == clf.refit_epochs_ == clf.best_step_ + 1
+    assert len(clf.history_["loss"]) == clf.refit_epochs_ == min(3, clf.epochs)
     inner = [layer for layer in clf.best_model_.layers if isinstance(layer, keras.Model)][0]
     assert Architecture.from_keras_model(inner).layers[: len(clf.best_architecture_)] == clf.best_architecture_.layers
+
+
+class _FirstPredictions(keras.callbacks.Callback):
+    probe, seen = None, []
+
+    def on_train_begin(self, logs=None):
+        _FirstPredictions.seen.append(self.model.predict(_FirstPredictions.probe, verbose=0))
+
+
+def test_warm_refit_continues_the_best_checkpoint_at_a_tenth_of_its_rate(digits_small):
+    x, y = digits_small
+    _FirstPredictions.probe = x[:16]  # only compared with itself: any fixed input does
+    clf = NASClassifier(**{**TINY, "epochs": 2}, callbacks=[_FirstPredictions()]).fit(x, y)
+    best = clf.tuner_.oracle.get_trial(clf.best_trial_id_)
+    checkpoint = clf.tuner_.load_model(best)
+    np.testing.assert_allclose(_FirstPredictions.seen[-1], checkpoint.predict(x[:16], verbose=0), atol=1e-5)
+    inner = [layer for layer in clf.best_model_.layers if isinstance(layer, keras.Model)][0]
+    trial_rate = best.hyperparameters.values.get("learning_rate", 1e-3)
+    assert float(inner.optimizer.learning_rate) == pytest.approx(0.1 * trial_rate, rel=1e-5)
+    assert clf.refit_epochs_ == 2 == len(clf.history_["loss"])
+
+
+def test_unknown_refit_is_a_clear_error(tabular_small):
+    x, y = tabular_small
+    with pytest.raises(ValueError, match="refit must be one of"):
+        NASClassifier(**TINY, refit="later").fit(x, y)
 
 
 def test_normalisation_is_inside_the_model(fitted):
@@ -113,7 +139,7 @@ def test_time_budget_without_max_trials(tabular_small):
 
 def test_default_search_grows_networks_and_refits_for_the_lineage(tabular_small):
     x, y = tabular_small
-    clf = NASClassifier(**{**TINY, "max_trials": 4, "epochs": 2}).fit(x, y)
+    clf = NASClassifier(**{**TINY, "max_trials": 4, "epochs": 2}, refit="scratch").fit(x, y)
     assert isinstance(clf.tuner_, MorphismTuner) and isinstance(clf.tuner_.hypermodel, MorphismSpace)
     grown = [r for r in clf.leaderboard_ if PARENT in r["hyperparameters"]]
     assert grown and any(clf.tuner_.records[r["trial_id"]].get("inherited") for r in grown)

@@ -45,6 +45,16 @@ def test_growing_search_inherits_weights(grown):
         assert grown.trained_epochs(child.trial_id) == child.best_step + 1 + grown.trained_epochs(parent)
 
 
+def test_first_trial_is_the_seed_with_default_hyperparameters(grown):
+    first = grown.oracle.trials[min(grown.oracle.trials)].hyperparameters
+    space = grown.oracle.get_space()
+    assert grown.hypermodel.architecture(first) == grown.hypermodel.seed_architecture()
+    assert all(first.values[name] == space.values[name] for name in ("optimizer", "learning_rate")
+               if name in space.values)
+    later = [t.hyperparameters.values.get("learning_rate") for t in grown.oracle.trials.values()]
+    assert len(set(later)) > 1  # the other initial points draw their own
+
+
 def test_a_child_starts_with_its_parents_function(grown, tabular_small):
     x, _ = tabular_small
     for child in [t for t in grown.oracle.trials.values() if PARENT in t.hyperparameters.values][:2]:

@@ -150,7 +150,13 @@ class MorphismOracle(keras_tuner.Oracle):
         return self._mutation_search(completed)
 
     def _initial_values(self) -> dict[str, Any] | None:
-        values = self._random_values()
+        if self._grows() and not self.trials:
+            # The very first trial is the seed network with the space's default optimizer and learning rate:
+            # a known-good start (a random learning rate can leave the seed, and all its children, untrained).
+            space = self.get_space()
+            values = {h.name: space.values[h.name] for h in space.space if space.is_active(h)}
+        else:
+            values = self._random_values()
         if values is None or not self._grows():
             return values
         rng = self._rng()

