@@ -92,9 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if smoke and not args.contenders:
         # A supernet search took ~4.5 min per run even at smoke size (tracing dominates), which
         # CI cannot afford; tests/supernet runs each strategy end to end on tiny data instead.
-        from keras_nas.supernet import STRATEGIES
-
-        contenders = [c for c in contenders if c.removeprefix("keras_nas:") not in STRATEGIES]
+        contenders = [c for c in contenders if registry()[c].smoke]
     unknown = set(contenders) - set(registry())
     if unknown:
         print(f"Unknown contenders {sorted(unknown)}; see `python -m benchmarks list`.", file=sys.stderr)

@@ -88,6 +88,20 @@ def _time_to_target_lines(results: list[dict]) -> list[str]:
     return lines + [""]
 
 
+def _search_curve_lines(results: list[dict], key: str = "controller_reward") -> list[str]:
+    """Per one-shot run that logged `key` per search epoch (ENAS's mean controller reward): first, last, best."""
+    runs = [r for r in results if r.get("status") == "ok" and (r.get("search_history") or {}).get(key)]
+    if not runs:
+        return []
+    lines = [f"## Search curves: `{key}` per search epoch", "",
+             "| dataset | contender | seed | epochs | first | last | max | last − first |", "|---|---|---|---|---|---|---|---|"]
+    for run in sorted(runs, key=lambda r: (r["dataset"], r["contender"], r["seed"])):
+        values = run["search_history"][key]
+        lines.append(f"| {run['dataset']} | {run['contender']} | {run['seed']} | {len(values)} | {_fmt(values[0])} | "
+                     f"{_fmt(values[-1])} | {_fmt(max(values))} | {_fmt(values[-1] - values[0])} |")
+    return lines + [""]
+
+
 def markdown(results: list[dict], command: str) -> str:
     contenders = registry()
     summary = summarise(results)
@@ -124,6 +138,7 @@ def markdown(results: list[dict], command: str) -> str:
             )
         lines.append("")
     lines += _time_to_target_lines(results)
+    lines += _search_curve_lines(results)
     lines += ["## Contenders", ""] + [f"- `{c.name}`: {c.description}" for c in contenders.values()]
     return "\n".join(lines) + "\n"
 
@@ -167,6 +182,23 @@ def plots(results: list[dict], out: str) -> list[str]:
             axis.grid(alpha=0.3)
         axes[0][0].legend(fontsize=7)
         path = os.path.join(out, "accuracy_vs_params.png")
+        figure.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(figure)
+        written.append(path)
+    for dataset in datasets:  # one-shot search curves (ENAS's mean controller reward per epoch)
+        curves = [r for r in ok if r["dataset"] == dataset and (r.get("search_history") or {}).get("controller_reward")]
+        if not curves:
+            continue
+        figure, axis = plt.subplots(figsize=(7, 4.5))
+        for run in sorted(curves, key=lambda r: (r["contender"], r["seed"])):
+            values = run["search_history"]["controller_reward"]
+            axis.plot(range(1, len(values) + 1), values, marker="o", color=colors[run["contender"]],
+                      alpha=0.5 + 0.15 * (run["seed"] % 3), label=f"{run['contender']} seed {run['seed']}")
+        axis.set(xlabel="search epoch", ylabel="mean controller reward (validation accuracy of sampled children)",
+                 title=f"ENAS controller reward on {dataset}")
+        axis.legend(fontsize=8)
+        axis.grid(alpha=0.3)
+        path = os.path.join(out, f"controller_reward_{dataset}.png")
         figure.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(figure)
         written.append(path)

@@ -73,3 +73,22 @@ def test_oracle_speed_micro_benchmark_runs():
     assert result["time_bound"] == 0.1  # 1 % of the recorded trial duration
     assert result["grown"] == 2  # both proposals grew a completed trial by morphisms
     assert all("fallback" not in entry for entry in result["log"])
+
+
+def test_controller_reward_curves_are_tabled_and_plotted(tmp_path):
+    enas = [{**_result("keras_nas:enas", "mnist1d", s, 0.9, 50),
+             "search_history": {"controller_reward": [0.3, 0.5 + s / 10], "loss": [1.0, 0.5]}} for s in (0, 1)]
+    plain = _result("keras_tuner:bayesian", "mnist1d", 0, 0.9, 100)
+    text = report.markdown(enas + [plain], "cmd")
+    assert "| mnist1d | keras_nas:enas | 1 | 2 | 0.3000 | 0.6000 | 0.6000 | 0.3000 |" in text
+    paths = report.plots(enas + [plain], str(tmp_path))
+    assert paths[-1].endswith("controller_reward_mnist1d.png")
+
+
+def test_smoke_suite_leaves_out_supernets_and_the_random_children_baseline():
+    from benchmarks.contenders import registry
+
+    found = registry()
+    heavy = {name for name, contender in found.items() if not contender.smoke}
+    assert {"keras_nas:darts", "keras_nas:enas", "keras_nas:enas_random10"} <= heavy
+    assert "keras_nas:morphism" not in heavy and "keras_tuner:bayesian" not in heavy

@@ -33,6 +33,7 @@ class Contender:
     run: Callable
     anchor: bool  # a reference point (not keras_nas) that ratios are taken against
     description: str
+    smoke: bool = True  # in the smoke suite by default (supernets trace for minutes even at smoke size)
 
 
 def registry() -> dict[str, Contender]:
@@ -49,7 +50,11 @@ def registry() -> dict[str, Contender]:
         found[f"keras_nas:{strategy}"] = Contender(
             f"keras_nas:{strategy}", keras_nas_runs.make_one_shot(strategy), False,
             f"NASClassifier(strategy={strategy!r}): one supernet search of the budget's epochs, "
-            "then the derived network trained from scratch on train+val")
+            "then the derived network trained from scratch on train+val", smoke=False)
+    found["keras_nas:enas_random10"] = Contender(
+        "keras_nas:enas_random10", keras_nas_runs.make_random_architectures(10), False,
+        "10 children drawn uniformly from the default ENAS space, each trained from scratch as "
+        "strategy='enas' trains its derived child; test score = their median (each one in test_scores)", smoke=False)
     for tuner in keras_tuner_runs.TUNERS:
         found[f"keras_tuner:{tuner}"] = Contender(
             f"keras_tuner:{tuner}", keras_tuner_runs.make(tuner), True,

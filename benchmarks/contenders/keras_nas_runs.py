@@ -71,6 +71,65 @@ def make_one_shot(strategy: str):
             "anytime": clock.anytime,
             "params": int(clf.best_model_.count_params()),
             "architecture": clf.best_architecture_.summary(),
+            # per search epoch (ENAS's controller_reward among them), for the report's curves
+            "search_history": {k: [float(v) for v in values] for k, values in clf.strategy_.history_.items()},
+        }
+
+    return run
+
+
+def make_random_architectures(count: int = 10):
+    """ENAS's random baseline: `count` children drawn uniformly from the default ENAS space, each trained from
+    scratch exactly as `NASClassifier(strategy="enas")` trains its derived child; test_score is their median."""
+
+    def run(split, budget, workdir):
+        import numpy as np
+        from keras_nas import NASClassifier
+        from keras_nas.supernet.enas_search import ENASStrategy
+
+        class RandomChild(ENASStrategy):
+            """No search: a child drawn uniformly from the space."""
+
+            name = "enas_random"
+
+            def __init__(self, draw: int):
+                super().__init__()
+                self.draw = draw
+
+            def search(self, x_train, y_train, x_val, y_val):
+                self.space_ = self.make_space()
+                self.arc_ = self.space_.random_arc([split.seed, self.draw])
+                self.history_, self.score_ = {}, None
+                return self
+
+            def derive(self):
+                return self.space_.to_architecture(self.arc_)
+
+            def describe(self):
+                return {"strategy": self.name, **self.space_.describe(), "arc": [int(v) for v in self.arc_]}
+
+        clock = Clock(budget.seconds)
+        scores, params, architectures, epochs = [], [], [], 0
+        for draw in range(count):
+            clf = NASClassifier(strategy=RandomChild(draw), max_trials=None, epochs=budget.epochs,
+                                validation_data=(split.x_val, split.y_val), seed=split.seed)
+            clf.fit(split.x_train, split.y_train)
+            scores.append(float(clf.score(split.x_test, split.y_test)))
+            params.append(int(clf.best_model_.count_params()))
+            architectures.append(clf.best_architecture_.summary())
+            epochs += len(clf.history_["loss"])
+        middle = int(np.argsort(scores)[len(scores) // 2])
+        clock.record(0.0, at=0.0)  # nothing is validated: the curve only marks that the run produced a result
+        return {
+            "test_score": float(np.median(scores)),
+            "test_scores": scores,
+            "best_val_score": 0.0,
+            "epochs_trained": epochs,
+            "trials_completed": count,
+            "oracle_seconds": 0.0,
+            "anytime": clock.anytime,
+            "params": params[middle],
+            "architecture": architectures[middle],
         }
 
     return run

@@ -44,7 +44,7 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
             inheritance, see `MorphismOracle`), `"bayesian"`, `"random"`,
             `"hyperband"` or a `keras_tuner.Oracle`.
         strategy: None (default) for the trial search above; or a one-shot
-            strategy, `"darts"`, `"pc_darts"`, `"gdas"` (any name registered
+            strategy, `"darts"`, `"pc_darts"`, `"gdas"`, `"enas"` (any name registered
             with `keras_nas.supernet.register_strategy`) or a configured
             `keras_nas.supernet.OneShotStrategy` such as
             `DARTSStrategy(channels=4, num_cells=3)`. A one-shot search trains
