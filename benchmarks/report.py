@@ -143,6 +143,17 @@ def markdown(results: list[dict], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _save(figure, axis, path: str) -> str:
+    """Legend, grid, PNG at `path`; closes the figure and returns the path."""
+    import matplotlib.pyplot as plt
+
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
 def plots(results: list[dict], out: str) -> list[str]:
     """Anytime curves per dataset and test accuracy against parameter count; returns the PNG paths."""
     import matplotlib
@@ -164,12 +175,7 @@ def plots(results: list[dict], out: str) -> list[str]:
                               label=name if index == 0 else None)
         axis.set(xlabel="seconds since the run started", ylabel="best validation accuracy so far",
                  title=f"Anytime performance on {dataset}")
-        axis.legend(fontsize=8)
-        axis.grid(alpha=0.3)
-        path = os.path.join(out, f"anytime_{dataset}.png")
-        figure.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(figure)
-        written.append(path)
+        written.append(_save(figure, axis, os.path.join(out, f"anytime_{dataset}.png")))
     datasets = sorted({r["dataset"] for r in ok})
     if datasets:
         figure, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4.5), squeeze=False)
@@ -196,10 +202,5 @@ def plots(results: list[dict], out: str) -> list[str]:
                       alpha=0.5 + 0.15 * (run["seed"] % 3), label=f"{run['contender']} seed {run['seed']}")
         axis.set(xlabel="search epoch", ylabel="mean controller reward (validation accuracy of sampled children)",
                  title=f"ENAS controller reward on {dataset}")
-        axis.legend(fontsize=8)
-        axis.grid(alpha=0.3)
-        path = os.path.join(out, f"controller_reward_{dataset}.png")
-        figure.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(figure)
-        written.append(path)
+        written.append(_save(figure, axis, os.path.join(out, f"controller_reward_{dataset}.png")))
     return written

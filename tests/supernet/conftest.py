@@ -1,3 +1,4 @@
+import keras
 import pytest
 import tensorflow as tf
 
@@ -11,3 +12,19 @@ def _no_graph_rewrites():
     yield
     restored = previous.get("disable_meta_optimizer", False)
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": restored})
+
+
+class Counting(keras.layers.Layer):
+    """Wraps a candidate op and counts its (real, not stateless) calls in a variable."""
+
+    def __init__(self, op, **kwargs):
+        super().__init__(**kwargs)
+        self.op = op
+        self.count = self.add_weight(shape=(), initializer="zeros", trainable=False, name="count")
+
+    def build(self, input_shape):
+        self.op.build(input_shape)
+
+    def call(self, x, training=None):
+        self.count.assign_add(1.0)
+        return self.op(x, training=training)

@@ -20,6 +20,7 @@ from keras_nas.supernet import (
     plot_rewards,
 )
 from tests.test_export import _in_fresh_process
+from tests.supernet.conftest import Counting
 
 CLASSES = Head("classification", 10)
 
@@ -36,26 +37,10 @@ def _layers(model):
             yield from _layers(layer)
 
 
-class _Counting(keras.layers.Layer):
-    """Wraps a candidate op and counts its (real, not stateless) calls in a variable."""
-
-    def __init__(self, op, **kwargs):
-        super().__init__(**kwargs)
-        self.op = op
-        self.count = self.add_weight(shape=(), initializer="zeros", trainable=False, name="count")
-
-    def build(self, input_shape):
-        self.op.build(input_shape)
-
-    def call(self, x, training=None):
-        self.count.assign_add(1.0)
-        return self.op(x, training=training)
-
-
 def test_weight_steps_sample_a_new_child_every_step_and_run_only_its_ops(digits_small, monkeypatch):
     x, y = _digits(digits_small)
     original = enas.build_op
-    monkeypatch.setattr(enas, "build_op", lambda *args, **kwargs: _Counting(original(*args, **kwargs)))
+    monkeypatch.setattr(enas, "build_op", lambda *args, **kwargs: Counting(original(*args, **kwargs)))
     space = MacroSpace((8, 8, 1), num_layers=3, channels=4, ops=("conv_3x3", "max_pool_3x3", "avg_pool_3x3"))
     search = ENASSearch(space, CLASSES, seed=0, controller_units=16)
     search.fit(x[:96], y[:96], x[96:128], y[96:128], epochs=1, batch_size=12, controller_steps=2, seed=0)

@@ -21,6 +21,7 @@ from keras_nas.supernet import (
 )
 from keras_nas.supernet.strategy import STRATEGIES
 from tests.test_export import _in_fresh_process
+from tests.supernet.conftest import Counting
 
 # The smallest supernets that still have a DAG: one (reduction) cell of two nodes.
 SMALL = dict(channels=4, num_cells=1, nodes=2)
@@ -80,22 +81,6 @@ def test_pc_darts_end_to_end_moves_edge_weights_and_plots_them(digits_small, tmp
         plot_alphas(history, tmp_path / "again.png")
 
 
-class _Counting(keras.layers.Layer):
-    """Wraps a candidate op and counts its (real, not stateless) calls in a variable."""
-
-    def __init__(self, op, **kwargs):
-        super().__init__(**kwargs)
-        self.op = op
-        self.count = self.add_weight(shape=(), initializer="zeros", trainable=False, name="count")
-
-    def build(self, input_shape):
-        self.op.build(input_shape)
-
-    def call(self, x, training=None):
-        self.count.assign_add(1.0)
-        return self.op(x, training=training)
-
-
 class _OpCounts(keras.callbacks.Callback):
     def counts(self):
         edges = [edge for cell in self.model.cells for edge in cell.edges]
@@ -111,7 +96,7 @@ class _OpCounts(keras.callbacks.Callback):
 def test_gdas_end_to_end_computes_one_sampled_op_per_edge(digits_small):
     original = mixed.build_op
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(mixed, "build_op", lambda *args, **kwargs: _Counting(original(*args, **kwargs)))
+        patch.setattr(mixed, "build_op", lambda *args, **kwargs: Counting(original(*args, **kwargs)))
         strategy = GDASStrategy(**SMALL, primitives=("skip_connect", "max_pool_3x3"), callbacks=[_OpCounts()])
         clf = _fit(strategy, digits_small, epochs=2)
     supernet, recorder = clf.strategy_.supernet_, clf.strategy_.callbacks[0]
