@@ -30,10 +30,17 @@ from keras_nas.supernet.enas import ENASCell, MacroChildModel, MicroChildModel, 
 from keras_nas.supernet.enas_spaces import MacroSpace, MicroSpace, make_space
 from keras_nas.supernet.gdas import GDASSearchModel, TemperatureSchedule, gumbel_hard_sample
 from keras_nas.supernet.genotype import Genotype, parse_cell
-from keras_nas.supernet.layers import FactorizedReduce, Zero
+from keras_nas.supernet.layers import FactorizedReduce, SearchBatchNorm, Zero
 from keras_nas.supernet.mixed import MixedOp, channel_shuffle
 from keras_nas.supernet.network import DARTSSearchModel, reduction_indices
-from keras_nas.supernet.ops import PRIMITIVES, SPATIAL_OPS, TABULAR_PRIMITIVES, build_op, describe_op
+from keras_nas.supernet.ops import (
+    COMPACT_PRIMITIVES,
+    PRIMITIVES,
+    SPATIAL_OPS,
+    TABULAR_PRIMITIVES,
+    build_op,
+    describe_op,
+)
 from keras_nas.supernet.pcdarts import PCDARTSSearchModel, node_softmax
 from keras_nas.supernet.plotting import plot_alphas, plot_rewards
 from keras_nas.supernet.strategy import (
@@ -51,6 +58,7 @@ from keras_nas.supernet.strategy import (
 from keras_nas.supernet.enas_search import ENASSearch, ENASStrategy, SharedWeightEvaluator  # noqa: E402
 
 __all__ = [
+    "COMPACT_PRIMITIVES",
     "PRIMITIVES",
     "SPATIAL_OPS",
     "STRATEGIES",
@@ -79,6 +87,7 @@ __all__ = [
     "SharedWeightEvaluator",
     "SupernetStrategy",
     "TemperatureSchedule",
+    "SearchBatchNorm",
     "Zero",
     "bilevel_dataset",
     "build_op",

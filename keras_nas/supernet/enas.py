@@ -20,6 +20,7 @@ from keras import ops
 from keras_nas.architecture import Head
 from keras_nas.supernet.enas_spaces import MacroSpace, MicroSpace, Space
 from keras_nas.supernet.network import _stem
+from keras_nas.supernet.layers import SearchBatchNorm
 from keras_nas.supernet.ops import build_op
 
 
@@ -75,7 +76,7 @@ class MacroChildModel(_ChildModel):
         self.candidates = [[build_op(op, c, 1, rank) for op in space.ops] for _ in range(space.num_layers)]
         # Affine-free, like every search-time BN here: the derived network's BN after a layer has scale and offset.
         self.merge_norms = [
-            keras.layers.BatchNormalization(momentum=0.9, center=False, scale=False, name=f"merge_bn_{i}")
+            SearchBatchNorm(name=f"merge_bn_{i}")
             for i in range(1, space.num_layers)
         ]
         self.build((None, *space.input_shape))

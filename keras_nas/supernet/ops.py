@@ -39,7 +39,7 @@ import keras
 
 from keras_nas import layer_kinds
 from keras_nas.architecture import Layer
-from keras_nas.supernet.layers import FactorizedReduce, Zero
+from keras_nas.supernet.layers import FactorizedReduce, SearchBatchNorm, Zero
 
 # DARTS's order, which fixes the columns of alpha.
 PRIMITIVES = (
@@ -52,6 +52,8 @@ PRIMITIVES = (
     "dil_conv_3x3",
     "dil_conv_5x5",
 )
+# Five of them, one of each kind, for supernets that must trace fast (the strategies' default).
+COMPACT_PRIMITIVES = ("none", "max_pool_3x3", "skip_connect", "sep_conv_3x3", "dil_conv_3x3")
 SPATIAL_OPS = PRIMITIVES + ("conv_1x1", "conv_3x3")
 TABULAR_PRIMITIVES = ("none", "skip_connect", "dense_32", "dense_64", "dense_128")
 
@@ -147,7 +149,7 @@ def describe_op(name: str, channels: int, strides: int = 1, rank: int = 2) -> li
 def _to_keras(layer: Layer, rank: int, search: bool) -> keras.layers.Layer:
     if layer.kind == "batch_norm":
         momentum = float(layer.get("momentum", 0.9))
-        return keras.layers.BatchNormalization(momentum=momentum, center=not search, scale=not search)
+        return SearchBatchNorm(momentum) if search else keras.layers.BatchNormalization(momentum=momentum)
     shape = (1,) * rank + (1,)  # only the rank matters to the layer kinds
     # name=None lets Keras give each instance a unique name.
     return layer_kinds.get(layer.kind).to_keras(layer, shape, name=None)  # type: ignore[arg-type]
@@ -167,5 +169,5 @@ def build_op(name: str, channels: int, strides: int = 1, rank: int = 2, search: 
         return FactorizedReduce(channels, rank=rank, affine=not search)
     layers = [_to_keras(layer, rank, search) for layer in describe_op(name, channels, strides, rank)]
     if search and "pool" in name:
-        layers.append(keras.layers.BatchNormalization(momentum=0.9, center=False, scale=False))
+        layers.append(SearchBatchNorm())
     return layers[0] if len(layers) == 1 else keras.Sequential(layers)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from keras_nas.architecture import Architecture, Head, Layer
-from keras_nas.supernet import DARTSCell, FactorizedReduce, Genotype, edge_inputs, genotype_architecture
+from keras_nas.supernet import DARTSCell, FactorizedReduce, Genotype, SearchBatchNorm, edge_inputs, genotype_architecture
 from keras_nas.supernet.derived import apply_cell
 
 SPATIAL = Genotype(
@@ -59,7 +59,7 @@ def test_derived_cell_computes_the_search_cell_at_one_hot_weights():
             derived.get_layer(f"{prefix}_conv2").set_weights(source.conv_2.get_weights())
             return
         for index, sub in enumerate(source.layers):
-            if sub.weights and not isinstance(sub, keras.layers.BatchNormalization):
+            if sub.weights and not isinstance(sub, (keras.layers.BatchNormalization, SearchBatchNorm)):
                 name = f"{prefix}_conv" if prefix.endswith(("pre0", "pre1")) else f"{prefix}_{index}_conv"
                 derived.get_layer(name).set_weights(sub.get_weights())
 

@@ -3,9 +3,18 @@ import math
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_nas.architecture import Architecture
-from keras_nas.supernet import SPATIAL_OPS, TABULAR_PRIMITIVES, FactorizedReduce, Zero, build_op, describe_op
+from keras_nas.supernet import (
+    SPATIAL_OPS,
+    TABULAR_PRIMITIVES,
+    FactorizedReduce,
+    SearchBatchNorm,
+    Zero,
+    build_op,
+    describe_op,
+)
 
 SHAPES = {1: (9, 4), 2: (7, 7, 4)}  # odd sizes: the "same" padding and the FactorizedReduce shift must agree
 
@@ -45,9 +54,39 @@ def test_descriptions_follow_darts():
 
 def test_search_variant_is_affine_free_and_normalises_pooling():
     pool = build_op("max_pool_3x3", 4, search=True)
-    assert isinstance(pool.layers[-1], keras.layers.BatchNormalization) and not pool.layers[-1].scale
+    assert isinstance(pool.layers[-1], SearchBatchNorm)
+    pool.build((None, 6, 6, 4))
+    assert not pool.trainable_weights  # no scale, no offset
     conv = build_op("conv_3x3", 4, search=False)
     assert conv.layers[-1].scale and conv.layers[-1].center
+
+
+@pytest.mark.parametrize("shape", [(64, 6), (64, 7, 3), (64, 5, 5, 3)])
+def test_search_batch_norm_computes_keras_affine_free_batch_norm(shape):
+    x = np.random.default_rng(0).normal(2.0, 3.0, size=shape).astype("float32")
+    ours, theirs = SearchBatchNorm(momentum=0.9), keras.layers.BatchNormalization(momentum=0.9, center=False, scale=False)
+    np.testing.assert_allclose(ours(x, training=True), theirs(x, training=True), atol=1e-3, rtol=1e-3)
+    # Then the moving statistics after one update; they differ by the n / (n - 1) of the variance.
+    np.testing.assert_allclose(ours(x, training=False), theirs(x, training=False), atol=1e-3, rtol=1e-2)
+    # The moving variance takes the unbiased batch variance (Keras's the biased one).
+    n = np.prod(shape[:-1])
+    variance = x.reshape(-1, shape[-1]).var(axis=0) * n / (n - 1)
+    np.testing.assert_allclose(ours.moving_variance, 0.9 + 0.1 * variance, rtol=1e-4)
+    np.testing.assert_allclose(ours.moving_mean, 0.1 * x.reshape(-1, shape[-1]).mean(axis=0), rtol=1e-4, atol=1e-6)
+
+
+def test_search_batch_norm_float64_and_gradients_match_keras():
+    x = np.random.default_rng(1).normal(size=(16, 4, 3))
+    ours, theirs = SearchBatchNorm(), keras.layers.BatchNormalization(center=False, scale=False)
+    for dtype in ("float32", "float64"):
+        inputs = tf.constant(x, dtype)
+        grads = []
+        for layer in (ours, theirs):
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                loss = tf.reduce_sum(tf.cast(layer(inputs, training=True), "float64") ** 3)
+            grads.append(tape.gradient(loss, inputs))
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-2, atol=1e-3)
 
 
 def test_zero_outputs_zeros_of_the_strided_shape():

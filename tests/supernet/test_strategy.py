@@ -23,8 +23,9 @@ from keras_nas.supernet.strategy import STRATEGIES
 from tests.test_export import _in_fresh_process
 from tests.supernet.conftest import Counting
 
-# The smallest supernets that still have a DAG: one (reduction) cell of two nodes.
-SMALL = dict(channels=4, num_cells=1, nodes=2)
+# The smallest supernets that still have a DAG: one (reduction) cell of two nodes,
+# searched at the estimator's batch size and derived at the supernet's width.
+SMALL = dict(channels=4, num_cells=1, nodes=2, search_batch_size=None, derive_channels=None)
 
 
 def _fit(strategy, data, epochs=1):
