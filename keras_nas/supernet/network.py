@@ -39,9 +39,10 @@ class DARTSSearchModel(BilevelModel):
     and all reduction cells softmax(`alphas_reduce`), both float32 variables of
     shape `(num_edges(nodes), len(primitives))` created here and updated only by
     the architecture optimizer (see `BilevelModel`). Tabular examples,
-    shape `(features,)`, get dense cells and no reductions. The defaults (C = 8,
-    5 cells) are sized for small data; DARTS searched CIFAR-10 with C = 16 and
-    8 cells. `genotype()` reads the discrete cells off α and `derive()` turns
+    shape `(features,)`, get dense cells and no reductions. The defaults here
+    (C = 8, 5 cells of 4 nodes, DARTS's 8 ops) are a mid-sized search; the
+    strategies default to a smaller one that traces fast on a CPU (see
+    `SupernetStrategy`); DARTS searched CIFAR-10 with C = 16 and 8 cells. `genotype()` reads the discrete cells off α and `derive()` turns
     them into an `Architecture` of plain Keras layers, to train from scratch.
 
     Collapse guard: `fit` stops the search when the normal cell's genotype

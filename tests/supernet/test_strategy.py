@@ -1,4 +1,5 @@
 """One-shot strategies end to end: NASClassifier(strategy=...) searches, derives, trains and exports."""
+import math
 import os
 import sys
 import warnings
@@ -11,6 +12,8 @@ from sklearn.base import clone
 import keras_nas.supernet.mixed as mixed
 from keras_nas import Architecture, Head, Layer, NASClassifier, NASRegressor
 from keras_nas.supernet import (
+    COMPACT_PRIMITIVES,
+    TABULAR_PRIMITIVES,
     DARTSStrategy,
     GDASStrategy,
     OneShotStrategy,
@@ -145,6 +148,34 @@ def test_supernet_strategies_score_regression_by_squared_error():
     x = np.random.default_rng(0).normal(size=(300, 5)).astype("float32")
     expected = np.mean((np.asarray(supernet(x, training=False)) - x[:, :2]) ** 2)
     assert strategy._score(supernet, x, x[:, :2]) == pytest.approx(expected, rel=1e-5)
+
+
+def test_default_supernet_is_cpu_sized_and_the_derived_network_wider():
+    images = DARTSStrategy().configure((8, 8, 1), Head("classification", 10))
+    supernet = images.build_supernet()
+    assert supernet.primitives == COMPACT_PRIMITIVES and (supernet.num_cells, supernet.nodes) == (3, 2)
+    assert DARTSStrategy().configure((5,), Head("classification", 3)).build_supernet().primitives == TABULAR_PRIMITIVES
+    images.supernet_ = supernet  # α at their initial values: enough to derive
+    cells = [layer for layer in images.derive().layers if layer.kind == "cell"]
+    assert [cell["filters"] for cell in cells] == [16, 32, 64]  # derive_channels=16 on a C=8 supernet
+    assert DARTSStrategy(derive_channels=None).configure((8, 8, 1), Head("classification", 10)).search_batch_size == 96
+    same = DARTSStrategy(derive_channels=None)
+    same.configure((8, 8, 1), Head("classification", 10)).supernet_ = supernet
+    assert [layer["filters"] for layer in same.derive().layers if layer.kind == "cell"] == [8, 16, 32]
+
+
+def test_search_batch_size_sets_the_supernet_batches(digits_small):
+    x, y = digits_small
+    steps = []
+
+    class Steps(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            steps.append(batch)
+
+    tiny = dict(channels=4, num_cells=1, nodes=1, primitives=("skip_connect",), derive_channels=None)
+    NASClassifier(strategy=DARTSStrategy(**tiny, search_batch_size=len(x) // 4, callbacks=[Steps()]), epochs=1,
+                  batch_size=len(x), validation_data=(x[:20], y[:20]), seed=0).fit(x, y)
+    assert len(steps) == math.ceil(len(x) / (len(x) // 4))  # not 1, as the estimator's batch_size would give
 
 
 def test_strategy_names_params_and_errors(digits_small):
