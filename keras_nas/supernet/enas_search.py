@@ -298,6 +298,12 @@ class ENASStrategy(OneShotStrategy):
         ops: candidate ops (default: ENAS's, from `keras_nas.supernet.ops`).
         controller_steps: REINFORCE steps per epoch.
         derive_samples: children sampled and scored to derive the result.
+        search_batch_size: batch size of the shared-weight and controller
+            steps (None: the estimator's `batch_size`). Larger batches search
+            faster, since on small data a step costs about the same at 32 as
+            at 96, but give the shared weights fewer updates: on digits
+            (seeds 0-2, 10 epochs), 96 took 24 s instead of 47 s and its
+            derived networks tested at 0.9833 instead of 0.9944 (median).
         **options: `ENASSearch` settings (`controller_units`,
             `controller_learning_rate`, `entropy_weight`, `baseline_decay`,
             `skip_target`, `skip_weight`, `weight_decay`).
@@ -320,11 +326,13 @@ class ENASStrategy(OneShotStrategy):
         ops: Sequence[str] | None = None,
         controller_steps: int = 30,
         derive_samples: int = 20,
+        search_batch_size: int | None = None,
         **options: Any,
     ):
         self.space, self.num_layers, self.channels, self.nodes = space, num_layers, channels, nodes
         self.ops = None if ops is None else tuple(ops)
         self.controller_steps, self.derive_samples, self.options = controller_steps, derive_samples, dict(options)
+        self.search_batch_size = None if search_batch_size is None else int(search_batch_size)
 
     def make_space(self) -> Space:
         """The configured space for the configured input shape."""
@@ -340,7 +348,8 @@ class ENASStrategy(OneShotStrategy):
             search = ENASSearch(self.make_space(), self.head, seed=self.seed, **self.options)
         except TypeError as error:
             raise TypeError(f"Unknown ENASStrategy option among {sorted(self.options)}: {error}") from None
-        search.fit(x_train, y_train, x_val, y_val, epochs=self.epochs, batch_size=self.batch_size,
+        batch_size = self.search_batch_size or self.batch_size
+        search.fit(x_train, y_train, x_val, y_val, epochs=self.epochs, batch_size=batch_size,
                    controller_steps=self.controller_steps, time_budget=self.time_budget,
                    verbose=int(self.verbose >= 2), seed=self.seed)
         self.search_, self.history_ = search, dict(search.history)
@@ -355,7 +364,8 @@ class ENASStrategy(OneShotStrategy):
 
     def describe(self) -> dict[str, Any]:
         description = {**super().describe(), "space": self.space, "controller_steps": self.controller_steps,
-                       "derive_samples": self.derive_samples, **self.options}
+                       "derive_samples": self.derive_samples, "search_batch_size": self.search_batch_size,
+                       **self.options}
         if hasattr(self, "arc_"):
             description.update(self.search_.space.describe())
             description["arc"] = [int(v) for v in self.arc_]

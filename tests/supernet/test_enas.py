@@ -1,4 +1,5 @@
 """ENAS: spaces, shared weights, controller, REINFORCE, derivation and the strategy end to end."""
+import math
 import os
 
 import keras
@@ -157,9 +158,11 @@ def test_enas_end_to_end_exports_a_plain_keras_model(digits_small, tmp_path):
 def test_enas_micro_in_the_regressor(tabular_small):
     x, y = tabular_small
     strategy = ENASStrategy("micro", num_layers=1, channels=4, nodes=2, ops=("dense", "skip_connect"),
-                            controller_steps=2, derive_samples=2, controller_units=8)
-    reg = NASRegressor(strategy=strategy, epochs=1, batch_size=40, seed=0).fit(x, 50 + 10 * y)
+                            controller_steps=2, derive_samples=2, controller_units=8, search_batch_size=20)
+    reg = NASRegressor(strategy=strategy, epochs=1, batch_size=40, seed=0,
+                       validation_data=(x[:10], 50 + 10 * y[:10])).fit(x, 50 + 10 * y)
     assert isinstance(reg.strategy_, ENASStrategy) and reg.best_score_ >= 0  # mean squared error
+    assert len(reg.strategy_.search_.step_arcs) == math.ceil(len(x) / 20)  # batches of 20, not the estimator's 40
     assert [layer.kind for layer in reg.best_architecture_.layers] == ["dense", "batch_norm", "cell"]
     assert reg.predict(x[:4]).shape == (4,) and reg.strategy_.describe()["space"] == "micro"
     assert NASClassifier(strategy="enas").get_params()["strategy"] == "enas"
