@@ -74,7 +74,8 @@ class SharedWeightEvaluator:
         arc_spec = tf.TensorSpec((self.space.arc_length,), tf.int32)
         key = (x_spec, y_spec)
         if self._function is None or self._function[0] != key:
-            self._function = (key, tf.function(self._batch_scores, input_signature=[x_spec, y_spec, arc_spec]))
+            signature = [x_spec, y_spec, arc_spec]
+            self._function = (key, tf.function(self._batch_scores, input_signature=signature, autograph=False))
         return self._function[1]
 
     def score(self, child: Sequence[int] | Architecture, x, y) -> float:
@@ -219,8 +220,11 @@ class ENASSearch:
             self.optimizer.build(self.child.trainable_variables)
         if self._steps is None or self._steps[0] != (x_spec, y_spec):
             signature = [x_spec, y_spec]
-            self._steps = ((x_spec, y_spec), tf.function(self._weight_step, input_signature=signature),
-                           tf.function(self._controller_step, input_signature=signature))
+            # No autograph: the steps hold no Python control flow on tensors (choices are
+            # `ops.switch`es), and converting their source costs seconds per search.
+            self._steps = ((x_spec, y_spec),
+                           tf.function(self._weight_step, input_signature=signature, autograph=False),
+                           tf.function(self._controller_step, input_signature=signature, autograph=False))
 
     # -- the loop ----------------------------------------------------------
     def fit(self, x_train, y_train, x_val, y_val, epochs: int = 1, batch_size: int = 64,
@@ -268,7 +272,7 @@ class ENASSearch:
         """
         if int(samples) < 1:
             raise ValueError(f"Deriving needs samples >= 1; received samples={samples}.")
-        sample = tf.function(lambda: self.controller.sample()["arc"])
+        sample = tf.function(lambda: self.controller.sample()["arc"], autograph=False)
         scored: dict[tuple[int, ...], float] = {}
         for _ in range(int(samples)):
             arc = tuple(int(v) for v in np.asarray(sample()))
