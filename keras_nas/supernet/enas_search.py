@@ -352,8 +352,7 @@ class ENASStrategy(OneShotStrategy):
             search = ENASSearch(self.make_space(), self.head, seed=self.seed, **self.options)
         except TypeError as error:
             raise TypeError(f"Unknown ENASStrategy option among {sorted(self.options)}: {error}") from None
-        batch_size = self.search_batch_size or self.batch_size
-        search.fit(x_train, y_train, x_val, y_val, epochs=self.epochs, batch_size=batch_size,
+        search.fit(x_train, y_train, x_val, y_val, epochs=self.epochs, batch_size=self.search_batch,
                    controller_steps=self.controller_steps, time_budget=self.time_budget,
                    verbose=int(self.verbose >= 2), seed=self.seed)
         self.search_, self.history_ = search, dict(search.history)

@@ -44,6 +44,7 @@ class OneShotStrategy(abc.ABC):
     """
 
     name: ClassVar[str] = ""
+    search_batch_size: int | None = None  # the search's batch size; None: `configure`'s batch_size
 
     def configure(
         self,
@@ -70,6 +71,11 @@ class OneShotStrategy(abc.ABC):
     @abc.abstractmethod
     def derive(self) -> Architecture:
         """The architecture found, to be built with `configure`'s head and trained from scratch."""
+
+    @property
+    def search_batch(self) -> int:
+        """The batch size the search runs at: `search_batch_size`, else the estimator's `batch_size`."""
+        return int(self.search_batch_size or self.batch_size)
 
     def describe(self) -> dict[str, Any]:
         """The strategy's settings and findings, JSON-safe (the estimator's leaderboard row shows them)."""
@@ -120,7 +126,7 @@ class SupernetStrategy(OneShotStrategy):
             it has the supernet's stem, cells and reductions.
         search_batch_size: batch size of the search's training and
             validation batches (None: the estimator's `batch_size`). The
-            default 96 halves the steps of a batch of 32 per epoch, and a
+            default 96 takes a third of the steps of a batch of 32, and a
             supernet step on small data costs about the same at either size.
         order: 1 or 2, the order of the α gradient (GDAS: 1 only).
         max_skip_connects: the collapse guard (`CollapseGuard`); None disables it.
@@ -175,7 +181,7 @@ class SupernetStrategy(OneShotStrategy):
         if self.seed is not None:
             keras.utils.set_random_seed(int(self.seed))
         model = self.build_supernet()
-        batch_size = self.search_batch_size or self.batch_size
+        batch_size = self.search_batch
         steps = math.ceil(len(x_train) / batch_size)
         model.compile(order=self.order, decay_steps=self.epochs * steps)
         dataset = bilevel_dataset((x_train, y_train), (x_val, y_val), batch_size, self.seed)
