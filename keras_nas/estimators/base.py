@@ -223,11 +223,11 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
     def _standardize(self, x: np.ndarray) -> np.ndarray:
         return data.standardize(x, self.input_mean_, self.input_variance_) if self.normalize else x
 
-    def _dataset(self, x: np.ndarray, y: np.ndarray, shuffle: bool) -> tf.data.Dataset:
+    def _dataset(self, x: np.ndarray, y: np.ndarray, shuffle: bool, batch_size: int | None = None) -> tf.data.Dataset:
         dataset = tf.data.Dataset.from_tensor_slices((x, y))
         if shuffle:
             dataset = dataset.shuffle(len(x), seed=self.seed, reshuffle_each_iteration=True)
-        return dataset.batch(int(self.batch_size)).prefetch(tf.data.AUTOTUNE)
+        return dataset.batch(int(batch_size or self.batch_size)).prefetch(tf.data.AUTOTUNE)
 
     def _split(self, x: np.ndarray, y: np.ndarray):
         if self.validation_data is not None:
@@ -412,10 +412,10 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
         self.refit_epochs_ = min(WARM_EPOCHS, int(self.epochs))
         return self._train_final(model, x_all, y_all)
 
-    def _train_final(self, model: keras.Model, x, y, validation=None) -> keras.Model:
-        """Trains the final network for `refit_epochs_` with the user's callbacks; keeps its history."""
+    def _train_final(self, model: keras.Model, x, y, validation=None, batch_size: int | None = None) -> keras.Model:
+        """Trains the final network for `refit_epochs_` (batches of `batch_size`, default the estimator's)."""
         history = model.fit(
-            self._dataset(x, y, shuffle=True),
+            self._dataset(x, y, shuffle=True, batch_size=batch_size),
             validation_data=validation,
             epochs=self.refit_epochs_,
             shuffle=False,

@@ -88,7 +88,7 @@ class OneShotMixin:
         return model
 
     def _train_derived(self, strategy, architecture, x_train, y_train, x_val, y_val) -> keras.Model:
-        """Trains the derived network from scratch for `epochs` with the strategy's optimizer.
+        """Trains the derived network from scratch for `epochs` with the strategy's optimizer and batch size.
 
         On training + validation data when `refit`, else on the training data, validated on the rest.
         """
@@ -101,8 +101,8 @@ class OneShotMixin:
         if self.refit:
             x_train, y_train = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
         else:
-            validation = self._dataset(x_val, y_val, shuffle=False)
+            validation = self._dataset(x_val, y_val, shuffle=False, batch_size=strategy.train_batch)
         self.refit_epochs_ = int(self.epochs)
-        steps = math.ceil(len(x_train) / int(self.batch_size)) * self.refit_epochs_
+        steps = math.ceil(len(x_train) / strategy.train_batch) * self.refit_epochs_
         model.compile(optimizer=strategy.optimizer(steps), loss=head.loss, metrics=head.metrics)
-        return self._train_final(model, x_train, y_train, validation)
+        return self._train_final(model, x_train, y_train, validation, batch_size=strategy.train_batch)

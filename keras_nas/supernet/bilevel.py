@@ -160,11 +160,18 @@ class BilevelModel(keras.Model):
         if getattr(self, "_metrics_ready", False):
             return
         (x, y), _ = next(iter(dataset.take(1)))
-        y_pred = self(x, training=False)
+        y_pred = self._example_prediction(x)
         self.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
         self.compute_metrics(x, y, y_pred)
         self.reset_metrics()
         self._metrics_ready = True
+
+    def _example_prediction(self, x):
+        """Predictions shaped as the model's for `x` (values do not matter): they build the compiled metrics.
+
+        Subclasses that know their output shape return zeros and skip an eager pass through the supernet.
+        """
+        return self(x, training=False)
 
     def train_step(self, data):
         (x_train, y_train), (x_val, y_val) = data

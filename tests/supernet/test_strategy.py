@@ -178,6 +178,26 @@ def test_search_batch_size_sets_the_supernet_batches(digits_small):
     assert len(steps) == math.ceil(len(x) / (len(x) // 4))  # not 1, as the estimator's batch_size would give
 
 
+def test_search_epochs_and_train_batch_size_set_the_search_and_the_retraining(digits_small):
+    x, y = digits_small
+    steps = []
+
+    class Steps(keras.callbacks.Callback):  # an estimator callback: it sees the derived network's training only
+        def on_train_batch_end(self, batch, logs=None):
+            steps.append(batch)
+
+    tiny = dict(channels=4, num_cells=1, nodes=1, primitives=("skip_connect",), derive_channels=None)
+    strategy = DARTSStrategy(**tiny, search_batch_size=None, search_epochs=2, train_batch_size=len(x) // 4)
+    clf = NASClassifier(strategy=strategy, epochs=1, batch_size=len(x), callbacks=[Steps()],
+                        validation_data=(x[:20], y[:20]), seed=0).fit(x, y)
+    assert len(clf.strategy_.history_["loss"]) == 2 and len(clf.history_["loss"]) == 1
+    assert len(steps) == math.ceil((len(x) + 20) / (len(x) // 4))  # refit on train + validation, not in 1 batch
+    assert clf.best_hyperparameters_["search_epochs"] == 2 and clf.best_hyperparameters_["train_batch_size"] == len(x) // 4
+    for name in ("search_epochs", "train_batch_size", "search_batch_size"):
+        with pytest.raises(ValueError, match=f"`{name}` must be a positive integer"):
+            DARTSStrategy(**{name: 0})
+
+
 def test_strategy_names_params_and_errors(digits_small):
     assert {"darts", "pc_darts", "gdas"} <= set(STRATEGIES)
     assert isinstance(get_strategy("gdas"), GDASStrategy) and isinstance(get_strategy("pc_darts"), PCDARTSStrategy)
