@@ -48,11 +48,12 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
             with `keras_nas.supernet.register_strategy`) or a configured
             `keras_nas.supernet.OneShotStrategy` such as
             `DARTSStrategy(channels=4, num_cells=3)`. A one-shot search trains
-            one supernet for `epochs` (weights on the training split, the
-            architecture on the validation split), derives its architecture
-            (`best_architecture_`, plain Keras layers), and trains that from
-            scratch for `epochs` with the strategy's optimizer (DARTS's SGD
-            with cosine decay; on training + validation data when
+            one supernet for `epochs` (or the strategy's `search_epochs`;
+            weights on the training split, the architecture on the validation
+            split), derives its architecture (`best_architecture_`, plain
+            Keras layers), and trains that from scratch for `epochs` with the
+            strategy's optimizer (DARTS's SGD with cosine decay) at
+            `batch_size` (or the strategy's `train_batch_size`; on training + validation data when
             `refit`, else on the training split, validated on the other);
             `strategy_` keeps the search (`alpha_history_`, `supernet_`).
             `time_budget` stops the supernet's training at the end of an epoch.
