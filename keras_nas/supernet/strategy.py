@@ -139,10 +139,10 @@ class SupernetStrategy(OneShotStrategy):
         train_batch_size: batch size the derived network is trained at
             (None: the estimator's `batch_size`). Fewer search epochs and a
             larger training batch (DARTS retrains at 96) save wall time at
-            some cost in accuracy: on digits and mnist1d (seed 0, 10 epochs)
-            5 search epochs and batch 96 took 0.67 and 0.63 of the default's
-            time, and test accuracy fell from 0.992 to 0.975 and from 0.989 to
-            0.975.
+            some cost in accuracy: on digits and mnist1d (seed 0, 10 epochs,
+            one run each), 5 search epochs and batch 96 took 0.67 and 0.63 of
+            the default's time, and test accuracy fell from 0.992 to 0.975 and
+            from 0.989 to 0.975.
         order: 1 or 2, the order of the α gradient (GDAS: 1 only).
         max_skip_connects: the collapse guard (`CollapseGuard`); None disables it.
         callbacks: Keras callbacks for the supernet's `fit`.
