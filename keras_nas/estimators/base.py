@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from keras_nas import data, export, oracles, project, spaces
 from keras_nas.oracles.morphism import MorphismOracle
+from keras_nas.tracing import build_compiled_state
 from keras_nas.architecture import Head
 from keras_nas.estimators.one_shot import OneShotMixin
 from keras_nas.morphism_tuner import MorphismTuner
@@ -48,13 +49,15 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
             with `keras_nas.supernet.register_strategy`) or a configured
             `keras_nas.supernet.OneShotStrategy` such as
             `DARTSStrategy(channels=4, num_cells=3)`. A one-shot search trains
-            one supernet for `epochs` (or the strategy's `search_epochs`;
-            weights on the training split, the architecture on the validation
-            split), derives its architecture (`best_architecture_`, plain
-            Keras layers), and trains that from scratch for `epochs` with the
-            strategy's optimizer (DARTS's SGD with cosine decay) at
-            `batch_size` (or the strategy's `train_batch_size`; on training + validation data when
-            `refit`, else on the training split, validated on the other);
+            one supernet (weights on the training split, the architecture on
+            the validation split) for the strategy's `search_epochs` (DARTS
+            family: half of `epochs` unless set), derives its architecture
+            (`best_architecture_`, plain Keras layers), and trains that from
+            scratch for `epochs` with the strategy's optimizer (DARTS's SGD
+            with cosine decay) and batch size (DARTS family:
+            `train_batch_size=96`; None: `batch_size`), on training +
+            validation data when `refit`, else on the training split,
+            validated on the other.
             `strategy_` keeps the search (`alpha_history_`, `supernet_`).
             `time_budget` stops the supernet's training at the end of an epoch.
             `search_space`, `oracle`, `max_trials`, `patience`, `directory`
@@ -415,6 +418,7 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
 
     def _train_final(self, model: keras.Model, x, y, validation=None, batch_size: int | None = None) -> keras.Model:
         """Trains the final network for `refit_epochs_` (batches of `batch_size`, default the estimator's)."""
+        build_compiled_state(model, x[:2], y[:2])  # `fit` then traces its step once, not twice
         history = model.fit(
             self._dataset(x, y, shuffle=True, batch_size=batch_size),
             validation_data=validation,

@@ -28,6 +28,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_nas.tracing import build_compiled_state
+
 
 def default_weight_optimizer(
     decay_steps: int, learning_rate: float = 0.025, min_learning_rate: float = 0.001, momentum: float = 0.9
@@ -160,10 +162,7 @@ class BilevelModel(keras.Model):
         if getattr(self, "_metrics_ready", False):
             return
         (x, y), _ = next(iter(dataset.take(1)))
-        y_pred = self._example_prediction(x)
-        self.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
-        self.compute_metrics(x, y, y_pred)
-        self.reset_metrics()
+        build_compiled_state(self, x, y, self._example_prediction(x))
         self._metrics_ready = True
 
     def _example_prediction(self, x):

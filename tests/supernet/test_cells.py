@@ -7,15 +7,19 @@ OPS = ("none", "max_pool_3x3", "skip_connect", "sep_conv_3x3", "dil_conv_3x3")
 
 
 @pytest.mark.parametrize("strides", [1, 2])
-def test_mixed_op_is_the_weighted_sum_of_its_ops(strides):
-    edge = MixedOp(4, strides, OPS)
+@pytest.mark.parametrize("primitives", [OPS, ("max_pool_3x3", "none", "skip_connect", "sep_conv_3x3"), ("none",)])
+def test_mixed_op_is_the_weighted_sum_of_its_ops(strides, primitives):
+    # `none` is left out of the computed sum wherever it stands; the result must not change.
+    edge = MixedOp(4, strides, primitives)
     x = np.random.default_rng(0).normal(size=(2, 6, 6, 4)).astype("float32")
-    weights = np.array([0.1, 0.3, 0.2, 0.25, 0.15], "float32")
+    weights = np.array([0.1, 0.3, 0.2, 0.25, 0.15][: len(primitives)], "float32")
     out = np.asarray(edge(x, weights, training=False))
     expected = sum(w * np.asarray(op(x, training=False)) for w, op in zip(weights, edge.candidates))
+    assert out.shape == expected.shape
     np.testing.assert_allclose(out, expected, atol=1e-5)
-    one_hot = np.eye(len(OPS), dtype="float32")[3]
-    np.testing.assert_allclose(edge(x, one_hot, training=False), edge.candidates[3](x, training=False), atol=1e-6)
+    index = len(primitives) - 1
+    one_hot = np.eye(len(primitives), dtype="float32")[index]
+    np.testing.assert_allclose(edge(x, one_hot, training=False), edge.candidates[index](x, training=False), atol=1e-6)
 
 
 def test_mixed_op_config_round_trip():

@@ -7,6 +7,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from sklearn.base import clone
 
 import keras_nas.supernet.mixed as mixed
@@ -71,7 +72,8 @@ def test_darts_end_to_end_exports_a_plain_keras_model(digits_small, tmp_path):
 
 
 def test_pc_darts_end_to_end_moves_edge_weights_and_plots_them(digits_small, tmp_path, monkeypatch):
-    strategy = PCDARTSStrategy(**SMALL, primitives=("skip_connect", "max_pool_3x3"), partial_channels=2)
+    strategy = PCDARTSStrategy(**SMALL, primitives=("skip_connect", "max_pool_3x3"), partial_channels=2,
+                               search_epochs=2)
     clf = _fit(strategy, digits_small, epochs=2)
     history = clf.strategy_.alpha_history_
     first, second = history
@@ -101,7 +103,8 @@ def test_gdas_end_to_end_computes_one_sampled_op_per_edge(digits_small):
     original = mixed.build_op
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(mixed, "build_op", lambda *args, **kwargs: Counting(original(*args, **kwargs)))
-        strategy = GDASStrategy(**SMALL, primitives=("skip_connect", "max_pool_3x3"), callbacks=[_OpCounts()])
+        strategy = GDASStrategy(**SMALL, primitives=("skip_connect", "max_pool_3x3"), search_epochs=2,
+                                callbacks=[_OpCounts()])
         clf = _fit(strategy, digits_small, epochs=2)
     supernet, recorder = clf.strategy_.supernet_, clf.strategy_.callbacks[0]
     assert not supernet.run_eagerly and float(supernet.temperature) == pytest.approx(0.1)
@@ -193,6 +196,15 @@ def test_search_epochs_and_train_batch_size_set_the_search_and_the_retraining(di
     assert len(clf.strategy_.history_["loss"]) == 2 and len(clf.history_["loss"]) == 1
     assert len(steps) == math.ceil((len(x) + 20) / (len(x) // 4))  # refit on train + validation, not in 1 batch
     assert clf.best_hyperparameters_["search_epochs"] == 2 and clf.best_hyperparameters_["train_batch_size"] == len(x) // 4
+
+    steps.clear()  # the defaults: half the epochs (rounded up) for the search, batches of 96 for the retraining
+    clf = NASClassifier(strategy=DARTSStrategy(**tiny), epochs=3, callbacks=[Steps()],
+                        validation_data=(x[:20], y[:20]), seed=0).fit(x, y)
+    assert len(clf.strategy_.history_["loss"]) == 2 and len(clf.history_["loss"]) == 3
+    assert len(steps) == 3 * math.ceil((len(x) + 20) / 96)
+    head = Head("classification", 10)
+    assert [DARTSStrategy().configure((8, 8, 1), head, epochs=n).searched_epochs for n in (1, 2, 9, 10)] == [1, 1, 5, 5]
+    assert DARTSStrategy(train_batch_size=None).configure((8, 8, 1), head, batch_size=40).train_batch == 40
     for name in ("search_epochs", "train_batch_size", "search_batch_size"):
         with pytest.raises(ValueError, match=f"`{name}` must be a positive integer"):
             DARTSStrategy(**{name: 0})
@@ -216,3 +228,20 @@ def test_strategy_names_params_and_errors(digits_small):
         NASClassifier(strategy=3).fit(x, y)
     with pytest.raises(ValueError, match="trial search only"):
         NASClassifier(strategy="darts", search_space="dense").fit(x, y)
+
+
+def test_the_search_runs_without_graph_rewrites_unless_asked_and_puts_the_setting_back(digits_small):
+    seen = []
+
+    class Options(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False))
+
+    tiny = dict(channels=4, num_cells=1, nodes=1, primitives=("skip_connect",), derive_channels=None)
+    before = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
+    for rewrites in (False, True):
+        strategy = DARTSStrategy(**tiny, graph_rewrites=rewrites, callbacks=[Options()])
+        strategy.configure((8, 8, 1), Head("classification", 10), epochs=1, seed=0)
+        strategy.search(*digits_small, *digits_small)
+        assert tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False) == before
+    assert seen == [True, False]
