@@ -92,3 +92,12 @@ def test_smoke_suite_leaves_out_supernets_and_the_random_children_baseline():
     heavy = {name for name, contender in found.items() if not contender.smoke}
     assert {"keras_nas:darts", "keras_nas:enas", "keras_nas:enas_random10"} <= heavy
     assert "keras_nas:morphism" not in heavy and "keras_tuner:bayesian" not in heavy
+
+
+def test_supernet_memory_table_gives_each_variant_its_activation_memory():
+    from benchmarks import supernet_memory
+
+    rows = [{"dataset": "digits", "batch_size": 512, "variant": v, "peak_rss_mib": p, "small_batch_peak_rss_mib": 900.0,
+             "activation_mib": p - 900.0, "vs_darts": (p - 900.0) / 300.0} for v, p in (("darts", 1200.0), ("pc_darts", 1000.0))]
+    text = supernet_memory.table(rows, "cmd")
+    assert "| digits | 512 | pc_darts | 1000 | 900 | 100 | 0.33 |" in text and "Command: `cmd`" in text

@@ -14,9 +14,13 @@ L_train(w, α), solved by alternating one step of each per batch pair:
    0.025 → 0.001, raw gradients clipped to global norm 5, then L2 3e-4 added
    (PyTorch's order: `clip_grad_norm_`, then the optimizer's weight decay).
 
-Every architecture-step evaluation is a `stateless_call` at substituted
-tensors: no model copy, no assign/restore, and BatchNormalization statistics
-only move on training batches. TensorFlow backend only (`tf.GradientTape`).
+At first order, both steps run one shared traced pass (loss and gradients for
+every trainable variable, `_loss_and_gradients`), so a supernet's step is
+traced once, not twice; after the α step, the state that pass moved
+(BatchNormalization statistics, a sampler's seed) is put back, so it only
+moves on training batches. The second-order evaluations are `stateless_call`s
+at substituted tensors: no model copy, no assign/restore. TensorFlow backend
+only (`tf.GradientTape`).
 """
 
 from __future__ import annotations
@@ -197,10 +201,8 @@ class BilevelModel(keras.Model):
     def weight_step(self, x, y):
         """One weight update on a training batch, α fixed. Returns the loss and the predictions."""
         weights = self.weight_variables
-        with tf.GradientTape() as tape:
-            y_pred = self(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
-        grads = _filled(tape.gradient(loss, weights), weights)
+        loss, grads, y_pred = self._loss_and_gradients(x, y)
+        grads = self._select(grads, weights)
         if self.grad_clip:
             grads, _ = tf.clip_by_global_norm(grads, self.grad_clip)
         self.optimizer.apply(_axpy(self.weight_decay, weights, grads), weights)
@@ -208,20 +210,53 @@ class BilevelModel(keras.Model):
 
     def arch_gradients(self, train_batch, val_batch):
         """∇α of the validation loss (without the L2 term), at order `self.order`, and that loss."""
+        if self.order == 1:
+            # The weight step's pass, on the validation batch; then the state it moved (BatchNormalization
+            # statistics, a sampler's seed) is put back: only training batches move it.
+            state = [tf.identity(v.value) for v in self.non_trainable_variables]
+            loss, grads, _ = self._loss_and_gradients(*val_batch)
+            for variable, value in zip(self.non_trainable_variables, state):
+                variable.assign(value)
+            return self._select(grads, self.arch_variables), loss
         alphas = [tf.convert_to_tensor(a) for a in self.arch_variables]
         weights = [tf.convert_to_tensor(w) for w in self.weight_variables]
-        if self.order == 1:
-            return self._alpha_gradients(weights, alphas, *val_batch)
         return self._unrolled_alpha_gradients(weights, alphas, train_batch, val_batch)
 
     # -- helpers ------------------------------------------------------------
-    def loss_at(self, weights: Sequence, alphas: Sequence, x, y):
-        """The training-mode loss with weights and α replaced by tensors, changing no state."""
+    def _loss_and_gradients(self, x, y):
+        """The training-mode loss on (x, y), its gradient for every trainable variable, and the predictions.
+
+        A `tf.function` of its own, so that a first-order train step, which
+        runs it for the α step and again for the weight step, traces the
+        supernet's forward and backward pass once instead of twice; the half
+        of the gradients each step does not use costs less than a second trace.
+        """
+        if getattr(self, "_shared_pass", None) is None:
+            self._shared_pass = tf.function(self._loss_and_gradients_now, reduce_retracing=True)
+        return self._shared_pass(x, y)
+
+    def _loss_and_gradients_now(self, x, y):
+        variables = self.trainable_variables
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
+        return loss, _filled(tape.gradient(loss, variables), variables), y_pred
+
+    def _trainable_values(self, weights: Sequence, alphas: Sequence) -> list:
+        """Values for `trainable_variables`, in their order, from weight and α values."""
         values = {id(v): t for v, t in zip(self.weight_variables, weights)}
         values.update({id(v): t for v, t in zip(self._arch_weights, alphas)})
-        trainable = [values[id(v)] for v in self.trainable_variables]
+        return [values[id(v)] for v in self.trainable_variables]
+
+    def _select(self, grads: Sequence, variables: Sequence) -> list:
+        """The entries of `grads` (one per trainable variable) that belong to `variables`."""
+        position = {id(v): i for i, v in enumerate(self.trainable_variables)}
+        return [grads[position[id(v)]] for v in variables]
+
+    def loss_at(self, weights: Sequence, alphas: Sequence, x, y):
+        """The training-mode loss with weights and α replaced by tensors, changing no state."""
         non_trainable = [v.value for v in self.non_trainable_variables]
-        y_pred, _ = self.stateless_call(trainable, non_trainable, x, training=True)
+        y_pred, _ = self.stateless_call(self._trainable_values(weights, alphas), non_trainable, x, training=True)
         return self.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
 
     def _alpha_gradients(self, weights, alphas, x, y):

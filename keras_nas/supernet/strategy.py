@@ -133,11 +133,13 @@ class SupernetStrategy(OneShotStrategy):
     """A DARTS-family search: train a `model_class` supernet bi-level, derive its genotype.
 
     The defaults are sized for small data on a CPU: a supernet's first epoch
-    traces its whole bi-level step (every op of every edge, twice), so its
-    cost grows with cells × edges × ops. Three cells of two nodes over five
-    ops (`COMPACT_PRIMITIVES`: none, max pool, skip, separable and dilated
-    convolution 3) trace in about 15 s on two cores, where DARTS's CIFAR-10
-    supernet (8 cells, 4 nodes, 8 ops) would take many minutes. As in DARTS,
+    traces its whole bi-level step (every op of every edge, forward and
+    backward), so its cost grows with cells × edges × ops. Three cells of two
+    nodes over five ops (`COMPACT_PRIMITIVES`: none, max pool, skip, separable
+    and dilated convolution 3) trace and first run in about 5 s (DARTS) to
+    9 s (GDAS, whose per-edge switch traces every branch and its gradient) on
+    two cores, where DARTS's CIFAR-10 supernet (8 cells, 4 nodes, 8 ops)
+    would take many minutes. As in DARTS,
     the derived network is then built wider than the supernet searched
     (`derive_channels`).
 
