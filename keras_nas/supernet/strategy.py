@@ -162,17 +162,18 @@ class SupernetStrategy(OneShotStrategy):
         train_batch_size: batch size the derived network is trained at
             (None: the estimator's `batch_size`); DARTS retrained at 96.
             These two defaults are what makes a one-shot search cheap on a
-            CPU: on digits and mnist1d (seed 0, `epochs=10`, one run each),
-            `search_epochs=10, train_batch_size=None` (the estimator's 10 and
-            32) took 1.4 and 1.7 times as long as the defaults, for test
-            accuracy 0.992 and 0.984 where the defaults reached 0.989 and 0.982.
+            CPU: on digits and mnist1d (DARTS, seed 0, `epochs=10`, one run
+            each), `search_epochs=10, train_batch_size=None` (the estimator's
+            10 and 32) took 36 s and 72 s where the defaults took 23 s and
+            38 s, for test accuracy 0.989 and 0.985 against the defaults'
+            0.981 and 0.977.
         graph_rewrites: whether TensorFlow's graph optimiser (Grappler)
             rewrites the supernet's train step. Off by default, for the
-            search only: on a CPU it spends about 3 s on the default
+            search only: on a CPU it spends seconds on the default
             supernet's first step and saves less than that over a short
-            search (digits, 5 epochs: 28 s with it, 24 s without, one run
-            each). The setting is process-wide while the search runs and
-            is put back afterwards.
+            search (DARTS, `epochs=10`, one run each: 26 s with it and 23 s
+            without on digits, 43 s and 38 s on mnist1d). The setting is
+            process-wide while the search runs and is put back afterwards.
         order: 1 or 2, the order of the α gradient (GDAS: 1 only).
         max_skip_connects: the collapse guard (`CollapseGuard`); None disables it.
         callbacks: Keras callbacks for the supernet's `fit`.

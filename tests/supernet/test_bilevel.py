@@ -198,3 +198,19 @@ def test_second_order_gradient_matches_finite_differences(float64):
                                  for grads in (second, first))
         assert abs(analytic - numeric) <= 0.02 * abs(numeric), (analytic, numeric)
         assert abs(first_order - numeric) > 0.1 * abs(numeric)  # the check tells first from second order
+
+
+def test_a_first_order_fit_traces_the_supernet_once():
+    # The α step and the weight step share one traced pass; with two passes, `call` would be traced twice.
+    calls = []
+
+    class Counted(DARTSSearchModel):
+        def call(self, inputs, training=None):
+            calls.append(training)  # Python runs only while TensorFlow traces
+            return super().call(inputs, training=training)
+
+    model = Counted((8, 8, 1), 3, channels=4, num_cells=3, nodes=1, primitives=OPS, seed=0)
+    model.compile(order=1, decay_steps=4)
+    calls.clear()
+    model.fit(bilevel_dataset(_data(16, seed=1), _data(16, seed=2), batch_size=8), epochs=2, verbose=0)
+    assert calls == [True]
