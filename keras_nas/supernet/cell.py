@@ -103,7 +103,7 @@ class DARTSCell(keras.layers.Layer):
     def call(self, s0, s1, weights, edge_weights=None, indices=None, training=None):
         states = [self.preprocess0(s0, training=training), self.preprocess1(s1, training=training)]
         # One unstack per tensor, not one slice per edge: a traced supernet step holds every op of every
-        # edge twice, forward and backward, so each op saved here is saved hundreds of times.
+        # edge, forward and backward, so each op saved here is saved many times over.
         weights = ops.unstack(weights, axis=0)
         indices = None if indices is None else ops.unstack(indices, axis=0)
         edge_weights = None if edge_weights is None else ops.unstack(edge_weights, axis=0)

@@ -82,6 +82,9 @@ class MixedOp(keras.layers.Layer):
             raise ValueError(f"`partial` must divide channels={self.channels}; received partial={partial}.")
         self.width = self.channels // self.partial
         self.candidates = [build_op(name, self.width, self.strides, self.rank) for name in self.primitives]
+        # The ops the weighted sum computes: `none` adds w·0, so it is left out (its α still learns
+        # through the softmax); GDAS's switch keeps every op.
+        self._live = [i for i, name in enumerate(self.primitives) if name != "none"] or [0]
         self.bypass_pool = None
         if self.partial > 1 and self.strides > 1:
             pool = keras.layers.MaxPooling1D if self.rank == 1 else keras.layers.MaxPooling2D
@@ -95,10 +98,9 @@ class MixedOp(keras.layers.Layer):
     def call(self, inputs, op_weights, index=None, training=None):
         x = inputs[..., : self.width] if self.partial > 1 else inputs
         if index is None:
-            # `none` adds w·0: left out of the sum (its α still learns through the softmax).
-            live = [i for i, name in enumerate(self.primitives) if name != "none"] or [0]
-            outputs = [self.candidates[i](x, training=training) for i in live]
-            if live != list(range(len(self.primitives))):
+            outputs = [self.candidates[i](x, training=training) for i in self._live]
+            if len(self._live) < len(self.primitives):
+                live = self._live
                 contiguous = live == list(range(live[0], live[-1] + 1))  # `none` first, as in DARTS's lists
                 op_weights = op_weights[live[0] : live[-1] + 1] if contiguous else ops.take(op_weights, live)
             mixed = weighted_sum(ops.cast(op_weights, outputs[0].dtype), outputs)
