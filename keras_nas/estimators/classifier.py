@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.validation import check_is_fitted
 
 from keras_nas import data
 from keras_nas.architecture import Head
@@ -52,7 +53,11 @@ class NASClassifier(ClassifierMixin, BaseNASEstimator):
         """Accuracy of `predict(x)` against y (labels or one-hot rows)."""
         from sklearn.metrics import accuracy_score
 
-        return float(accuracy_score(data.check_class_labels(y), self.predict(x), sample_weight=sample_weight))
+        check_is_fitted(self, "best_model_")
+        labels = data.check_class_labels(y)
+        predictions = self.predict(x)
+        data.check_lengths(predictions, labels)
+        return float(accuracy_score(labels, predictions, sample_weight=sample_weight))
 
     def predict_proba(self, x) -> np.ndarray:
         """Class probabilities, shape (samples, classes), columns ordered as `classes_`."""

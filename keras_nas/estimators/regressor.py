@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 from sklearn.base import RegressorMixin
+from sklearn.utils.validation import check_is_fitted
 
 from keras_nas import data
 from keras_nas.architecture import Head
@@ -58,6 +59,16 @@ class NASRegressor(RegressorMixin, BaseNASEstimator):
         return keras.layers.Rescaling(
             scale=self.target_scale_.tolist(), offset=self.target_mean_.tolist(), name="denormalize"
         )(x)
+
+    def score(self, x, y, sample_weight=None) -> float:
+        """R² of `predict(x)` against y (averaged uniformly over outputs)."""
+        from sklearn.metrics import r2_score
+
+        check_is_fitted(self, "best_model_")
+        targets = self._encode_targets(y)
+        predictions = self.predict(x)
+        data.check_lengths(predictions, targets)
+        return float(r2_score(targets, predictions.reshape(targets.shape), sample_weight=sample_weight))
 
     def predict(self, x) -> np.ndarray:
         """Predicted targets in their original units (1-D for a single output)."""
