@@ -6,7 +6,7 @@ import json
 import os
 import warnings
 
-from keras_nas import morphisms
+from keras_nas import checkpoints, morphisms
 from keras_nas.oracles.morphism import MOVES, PARENT, MorphismOracle
 from keras_nas.tuner import NASTuner
 
@@ -19,7 +19,9 @@ class MorphismTuner(NASTuner):
     carried through those function-preserving moves
     (`keras_nas.morphisms.inherit`): before any training it computes the
     parent's function. Only the checkpoints of the `keep_checkpoints` best
-    trials are kept on disk; a child of a pruned parent trains from scratch.
+    trials are kept on disk; a child of a pruned parent trains from scratch, and so
+    does, with a warning, a child whose parent's checkpoint fails its checksum
+    (`keras_nas.checkpoints`).
 
     Args:
         hypermodel: A `SearchSpace` (a `MorphismSpace` to grow architectures).
@@ -44,8 +46,16 @@ class MorphismTuner(NASTuner):
         if parent_id is None or moves is None:
             return model
         checkpoint = self._get_checkpoint_fname(parent_id)
-        if not os.path.exists(checkpoint):
+        if not os.path.exists(checkpoint):  # pruned (`keep_checkpoints`): the child trains from scratch
             self._inheritance = {"parent": parent_id, "inherited": False}
+            return model
+        problem = checkpoints.problem(checkpoint)
+        if problem is not None:
+            # Unverified weights would start the child from an unknown function: no inheritance instead.
+            warnings.warn(f"Trial trains from scratch: the checkpoint {checkpoint} of its parent trial {parent_id} "
+                          f"{problem}.")
+            self._inheritance = {"parent": parent_id, "inherited": False,
+                                 "error": f"parent checkpoint {problem}"[:300]}
             return model
         space = self.hypermodel
         parent_hp = self.oracle.get_trial(parent_id).hyperparameters
@@ -97,4 +107,4 @@ class MorphismTuner(NASTuner):
             if trial_id in keep or not os.path.exists(path):
                 continue
             if self.oracle.get_trial(trial_id).status == "COMPLETED":
-                os.remove(path)
+                checkpoints.remove(path)
