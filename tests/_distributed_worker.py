@@ -33,16 +33,37 @@ def data():
     return x, (x[:, 0] + x[:, 1] > 0).astype("int64")
 
 
-def _fast_chief_exit() -> None:
-    """Once a worker was told to stop, the chief polls every 20 s for the others: poll every 0.25 s instead."""
-    import time
-    import types
+def tuner_class():
+    """MorphismTuner that prints `train_begin <trial id>` when a trial starts training (the test's kill marker).
 
-    try:
-        from keras_tuner.src.distribute import oracle_chief
-    except ImportError:
-        return
-    oracle_chief.time = types.SimpleNamespace(sleep=lambda seconds: time.sleep(min(seconds, 0.25)))
+    `KERAS_NAS_TEST_HOLD` seconds: the worker's first trial then sleeps that long before training, heartbeats
+    still flowing, to stand for a long epoch (or to hold a trial until the test kills the worker).
+    """
+    import time
+
+    import keras
+
+    from keras_nas.morphism_tuner import MorphismTuner
+
+    class Marker(keras.callbacks.Callback):
+        def __init__(self, trial_id, hold):
+            super().__init__()
+            self.trial_id, self.hold = trial_id, hold
+
+        def on_train_begin(self, logs=None):
+            print(f"train_begin {self.trial_id}", flush=True)
+            time.sleep(self.hold)
+
+    class MarkedTuner(MorphismTuner):
+        held = False
+
+        def run_trial(self, trial, *args, **kwargs):
+            hold = 0.0 if self.held else float(os.environ.get("KERAS_NAS_TEST_HOLD", "0"))
+            self.held = True
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), Marker(trial.trial_id, hold)]
+            return super().run_trial(trial, *args, **kwargs)
+
+    return MarkedTuner
 
 
 def main(directory: str, project_name: str) -> None:
@@ -51,11 +72,10 @@ def main(directory: str, project_name: str) -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(1)  # three processes share a couple of cores
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from keras_nas.morphism_tuner import MorphismTuner
-
-    tuner = MorphismTuner(space(), oracle(), directory=directory, project_name=project_name, seed=0)
+    worker_timeout = float(os.environ.get("KERAS_NAS_WORKER_TIMEOUT", "120"))
+    tuner = tuner_class()(space(), oracle(), directory=directory, project_name=project_name, seed=0,
+                          worker_timeout=worker_timeout)
     if os.environ["KERASTUNER_TUNER_ID"] == "chief":
-        _fast_chief_exit()
         tuner.search(verbose=0)  # serves the oracle until every trial has ended and every worker was stopped
         print("chief done", flush=True)
         return
