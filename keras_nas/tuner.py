@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 import warnings
 from typing import Any
 
 import keras
 import keras_tuner
+import numpy as np
 
+from keras_nas import checkpoints, distributed, recovery, tracing
 from keras_nas.architecture import Architecture
 
 
@@ -23,6 +26,33 @@ class _Deadline(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self.model.stop_training = True
+
+
+class _NonFiniteGuard(keras.callbacks.Callback):
+    """Stops training at the end of the first epoch whose logs hold a NaN or infinite value, and says which."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason: str | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        bad = sorted(name for name, value in (logs or {}).items() if not math.isfinite(float(value)))
+        if bad:
+            self.reason = f"{', '.join(bad)} became NaN or infinite in epoch {epoch + 1}"
+            self.model.stop_training = True
+
+
+def non_finite_weights(model: keras.Model) -> list[str]:
+    """Names of the model's weights that hold a NaN or infinite value."""
+    return [w.path for w in model.weights if not np.all(np.isfinite(keras.ops.convert_to_numpy(w)))]
+
+
+def failure_reason(error: BaseException, limit: int = 600) -> str:
+    """One line saying why a trial failed: the exception's type and message, without Keras's argument dump."""
+    text = str(error).split("Arguments received by")[0]
+    text = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _BudgetSpent(Exception):
@@ -40,8 +70,18 @@ class NASTuner(keras_tuner.Tuner):
     - adds `EarlyStopping` on the objective to every trial;
     - stops the search cleanly once `time_budget` seconds have passed (the
       running trial ends after its current epoch and counts);
+    - fails a trial whose loss, metrics or weights become NaN or infinite
+      (`FailedTrialError`, reason in `leaderboard()`), so that a diverged
+      network is never chosen, and replaces every failed trial: `max_trials`
+      counts completed trials, until the oracle's
+      `max_consecutive_failed_trials` (3 by default) fail in a row;
     - seeds every trial (`seed + trial number`) so searches repeat;
     - runs Hyperband brackets (`tuner/epochs`, `tuner/trial_id` values);
+    - writes every checkpoint aside and renames it into place, records its
+      sha256 beside it, and checks that before loading it (`load_model`
+      raises `keras_nas.checkpoints.CheckpointError`; a Hyperband parent that
+      does not verify is not continued: the trial trains from scratch, with a
+      warning);
     - keeps, per trial, the architecture summary, parameter count, epochs,
       seconds, the oracle's proposal time and the finishing timestamp
       (`records`), and the total time spent in the oracle (`oracle_seconds`),
@@ -55,6 +95,11 @@ class NASTuner(keras_tuner.Tuner):
         seed: Base seed of the trials' weight initialisation and shuffling.
         progress: Print one line per finished trial (number, elapsed time,
             score, best so far, parameters, epochs, architecture).
+        worker_timeout: In keras-tuner's distributed mode, seconds after which
+            the chief hands the trial of a worker it has not heard from (workers
+            send heartbeats every few seconds) to another worker, and stops
+            waiting for that worker (`keras_nas.distributed`). Pass the same
+            value on every process.
         **kwargs: Passed to `keras_tuner.Tuner` (directory, project_name, overwrite, ...).
     """
 
@@ -66,8 +111,10 @@ class NASTuner(keras_tuner.Tuner):
         patience: int = 3,
         seed: int | None = None,
         progress: bool = False,
+        worker_timeout: float = distributed.DEFAULT_WORKER_TIMEOUT,
         **kwargs: Any,
     ) -> None:
+        self.worker_timeout = distributed.check_worker_timeout(worker_timeout)
         self.time_budget = time_budget
         self.patience = patience
         self.seed = seed
@@ -78,23 +125,40 @@ class NASTuner(keras_tuner.Tuner):
         self._deadline: float | None = None
         self._search_started = time.monotonic()
         self._built_model: keras.Model | None = None
+        self._examples: tuple[np.ndarray, np.ndarray] | None = None  # a trial's first examples, while it builds
+        self._requested_trials = getattr(oracle, "max_trials", None)
+        recovery.make_durable(oracle)  # before the base class reloads or writes anything
         super().__init__(hypermodel=hypermodel, oracle=oracle, **kwargs)
+        distributed.attach(self, self.worker_timeout)  # a worker's client sends heartbeats to the chief
 
     # -- budget ----------------------------------------------------------
     def on_search_begin(self):
         super().on_search_begin()
+        # The tuner's file is what makes keras-tuner reload a project: write it before the first trial exists.
+        self.save()
         self._search_started = time.monotonic()
         self._deadline = None if self.time_budget is None else time.monotonic() + float(self.time_budget)
 
     def search(self, *fit_args, **fit_kwargs):
+        if distributed.is_chief():  # keras-tuner's chief waits for ever for a dead worker
+            distributed.serve_tuner(self, self.worker_timeout, **fit_kwargs)
+            return
         try:
             super().search(*fit_args, **fit_kwargs)
         except _BudgetSpent:
             self.on_search_end()
+        finally:
+            distributed.detach(self)
 
     def pre_create_trial(self):
+        local = hasattr(self.oracle, "trials")  # a distributed worker's oracle is a client of the chief's
+        if local and self._requested_trials is not None:
+            # `max_trials` counts completed trials: a failed one is replaced (keras-tuner's
+            # `max_consecutive_failed_trials` still ends a search that only fails).
+            failed = sum(t.status in ("FAILED", "INVALID") for t in self.oracle.trials.values())
+            self.oracle.max_trials = self._requested_trials + failed
         if self._deadline is not None and time.monotonic() >= self._deadline:
-            if not hasattr(self.oracle, "trials"):
+            if not local:
                 # A distributed worker cannot lower the chief's budget: it stops asking.
                 raise _BudgetSpent()
             # The base oracle answers STOPPED once it holds max_trials trials.
@@ -121,9 +185,31 @@ class NASTuner(keras_tuner.Tuner):
         model = super()._build_hypermodel(hp)
         parent = hp.values.get("tuner/trial_id")
         if parent is not None:  # a Hyperband bracket continues its parent's training
-            model.load_weights(self._get_checkpoint_fname(parent))
+            checkpoint = self._get_checkpoint_fname(parent)
+            problem = checkpoints.problem(checkpoint)
+            if problem is None:
+                model.load_weights(checkpoint)
+            else:
+                # Unverified weights could be anything: a fresh start is slower but never silently wrong.
+                warnings.warn(
+                    f"This Hyperband trial trains from scratch: the checkpoint {checkpoint} of its parent "
+                    f"trial {parent} {problem}."
+                )
+        if self._examples is not None:
+            # Optimizer, loss and metric state made now, so that `fit` traces its step once (not twice, which
+            # costs time and leaves the first trace's graphs in memory).
+            tracing.build_compiled_state(model, *self._examples)
         self._built_model = model
         return model
+
+    def _build_and_fit_model(self, trial, *args, **kwargs):
+        checkpoints.sign_saves(kwargs.get("callbacks") or [])  # keras-tuner's checkpoint writer is among them
+        x, y = (args + (None, None))[:2] if args else (kwargs.get("x"), kwargs.get("y"))
+        self._examples = (x[:2], y[:2]) if isinstance(x, np.ndarray) and isinstance(y, np.ndarray) else None
+        try:
+            return super()._build_and_fit_model(trial, *args, **kwargs)
+        finally:
+            self._examples = None
 
     def run_trial(self, trial, *args, **kwargs):
         values = trial.hyperparameters.values
@@ -135,12 +221,30 @@ class NASTuner(keras_tuner.Tuner):
             keras.callbacks.EarlyStopping(monitor=objective.name, mode=objective.direction, patience=self.patience),
             _Deadline(self._deadline),
         ]
+        guard = _NonFiniteGuard()
+        kwargs["callbacks"].append(guard)
         if self.seed is not None:
             keras.utils.set_random_seed(int(self.seed) + int(trial.trial_id))
         started = time.perf_counter()
-        results = super().run_trial(trial, *args, **kwargs)
+        try:
+            results = super().run_trial(trial, *args, **kwargs)
+            # A diverged network scores like a constant classifier: it must never be chosen.
+            reason = guard.reason
+            if reason is None and self._built_model is not None and non_finite_weights(self._built_model):
+                reason = f"weights became NaN or infinite ({', '.join(non_finite_weights(self._built_model)[:3])})"
+            if reason is not None:
+                raise keras_tuner.errors.FailedTrialError(f"The trial diverged: {reason}; lower the learning rate.")
+        except keras_tuner.errors.FatalError:
+            raise
+        except Exception as error:
+            self._built_model = None
+            self.records[trial.trial_id] = {"failure": failure_reason(error), "finished_at": time.time()}
+            raise
         seconds = time.perf_counter() - started
+        model = self._built_model
         self.records[trial.trial_id] = self._describe(trial, results, seconds)
+        if model is not None:
+            tracing.release_traced_functions(model)  # else every trial's traced graphs stay in memory
         return results
 
     def _describe(self, trial, results, seconds: float) -> dict[str, Any]:
@@ -166,6 +270,8 @@ class NASTuner(keras_tuner.Tuner):
         }
 
     def on_trial_end(self, trial):
+        # Records first: `Oracle.end_trial` makes the trial final on disk, and a kill right after must not lose them.
+        recovery.save_tuner_state(self)
         super().on_trial_end(trial)
         if self.progress:
             print(self._progress_line(self.oracle.get_trial(trial.trial_id)), flush=True)
@@ -199,12 +305,24 @@ class NASTuner(keras_tuner.Tuner):
                     "params": record.get("params"),
                     "epochs": record.get("epochs"),
                     "seconds": record.get("seconds"),
-                    "message": getattr(trial, "message", None),  # why a trial failed, if it did
+                    "message": self.failure_of(trial_id),
                 }
             )
         sign = -1.0 if self.oracle.objective.direction == "max" else 1.0
         rows.sort(key=lambda row: (row["score"] is None, sign * (row["score"] or 0.0)))
         return rows
+
+    def failure_of(self, trial_id: str) -> str | None:
+        """Why a trial did not complete, in one line; None for a completed one."""
+        trial = self.oracle.get_trial(trial_id)
+        if trial.status == "COMPLETED":
+            return None
+        reason = self.records.get(trial_id, {}).get("failure")
+        if reason is None and getattr(trial, "message", None):
+            reason = trial.message.strip().splitlines()[-1]
+        if reason is None and trial.status in ("INVALID", "FAILED"):
+            reason = f"the objective {self.oracle.objective.name} was NaN or missing"
+        return reason
 
     def _trials(self) -> dict[str, Any]:
         """The oracle's trials; on a distributed worker, the ones this worker ran."""
@@ -213,6 +331,18 @@ class NASTuner(keras_tuner.Tuner):
         return {trial_id: self.oracle.get_trial(trial_id) for trial_id in self.records}
 
     def load_model(self, trial):
+        """The trial's model with its best checkpoint's weights, which must match their recorded checksum.
+
+        Raises:
+            keras_nas.checkpoints.CheckpointError: the checkpoint is missing, has no
+                checksum, or does not match it.
+        """
+        checkpoints.verify(
+            self._get_checkpoint_fname(trial.trial_id),
+            f"Trial {trial.trial_id}'s weights cannot be trusted, so they are not used: restore the file, refit with "
+            "refit='scratch' (retrains the architecture from its hyperparameters), or pass overwrite=True to "
+            "search afresh.",
+        )
         # The checkpoint holds the trial's optimizer state, which a fresh model's optimizer has not built yet.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
@@ -228,6 +358,14 @@ class NASTuner(keras_tuner.Tuner):
         return Architecture.from_json(text) if text else None
 
     # -- state -----------------------------------------------------------
+    def save(self):
+        recovery.save(self)  # keras-tuner's order, written atomically
+
+    def reload(self):
+        super().reload()
+        if not self._is_worker() and any(recovery.reconcile(self.oracle).values()):
+            self.save()  # the repaired state, so that oracle.json and the trial files agree on disk
+
     def get_state(self):
         records = json.loads(json.dumps(self.records))
         return {**super().get_state(), "records": records, "oracle_seconds": self.oracle_seconds}

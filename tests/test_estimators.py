@@ -61,10 +61,11 @@ class _FirstPredictions(keras.callbacks.Callback):
         _FirstPredictions.seen.append(self.model.predict(_FirstPredictions.probe, verbose=0))
 
 
-def test_warm_refit_continues_the_best_checkpoint_at_a_tenth_of_its_rate(digits_small):
+def test_warm_refit_continues_the_best_checkpoint_at_a_tenth_of_its_rate(digits_small, tmp_path):
     x, y = digits_small
     _FirstPredictions.probe = x[:16]  # only compared with itself: any fixed input does
-    clf = NASClassifier(**{**TINY, "epochs": 2}, callbacks=[_FirstPredictions()]).fit(x, y)
+    # A directory keeps the checkpoints (without one, fit removes them once it is done).
+    clf = NASClassifier(**{**TINY, "epochs": 2}, callbacks=[_FirstPredictions()], directory=str(tmp_path)).fit(x, y)
     best = clf.tuner_.oracle.get_trial(clf.best_trial_id_)
     checkpoint = clf.tuner_.load_model(best)
     np.testing.assert_allclose(_FirstPredictions.seen[-1], checkpoint.predict(x[:16], verbose=0), atol=1e-5)
@@ -121,9 +122,10 @@ def test_tf_data_input(tabular_small):
     assert NASClassifier(**TINY).fit(unbatched).input_shape_ == (x.shape[1],)
 
 
-def test_validation_data_and_refit_false(tabular_small):
+def test_validation_data_and_refit_false(tabular_small, tmp_path):
     x, y = tabular_small
-    clf = NASClassifier(**TINY, refit=False, validation_data=(x[:40], y[:40])).fit(x[40:], y[40:])
+    clf = NASClassifier(**TINY, refit=False, validation_data=(x[:40], y[:40]), directory=str(tmp_path))
+    clf.fit(x[40:], y[40:])
     assert clf.history_ is None
     best = clf.tuner_.oracle.get_trial(clf.best_trial_id_)
     checkpoint = clf.tuner_.load_model(best)

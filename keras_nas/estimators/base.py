@@ -5,6 +5,8 @@ from __future__ import annotations
 import abc
 import contextlib
 import hashlib
+import math
+import shutil
 import time
 import warnings
 from typing import Any
@@ -15,12 +17,13 @@ import numpy as np
 import tensorflow as tf
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from keras_nas import data, export, oracles, project, spaces
 from keras_nas.oracles.morphism import MorphismOracle
 from keras_nas.tracing import build_compiled_state
 from keras_nas.architecture import Head
+from keras_nas.estimators import pickling
 from keras_nas.estimators.one_shot import OneShotMixin
 from keras_nas.morphism_tuner import MorphismTuner
 from keras_nas.tuner import NASTuner
@@ -63,7 +66,13 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
             `search_space`, `oracle`, `max_trials`, `patience`, `directory`
             and its siblings apply to the trial search only, and
             `mixed_precision` to the final training only.
-        max_trials: Number of architectures to train; `None` needs `time_budget`.
+        max_trials: Number of architectures to train to completion; `None`
+            needs `time_budget`. A trial that fails (its loss, metrics or weights
+            become NaN or infinite, or it raises) is marked `FAILED` with its
+            reason in `leaderboard_`, is never chosen, and is replaced by a new
+            one; after 3 failures in a row (keras-tuner's
+            `max_consecutive_failed_trials`) the search stops, with a warning,
+            or with an error quoting the cause if no trial completed.
         epochs: Most epochs per trial (trials stop early after `patience` epochs
             without improvement of the objective).
         batch_size: Training batch size.
@@ -90,10 +99,16 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
         normalize: Standardise inputs (per feature or channel) with statistics of
             the training data; the exported model includes the normalisation.
         mixed_precision: Train with float16 compute on a GPU (ignored on CPU).
-        directory: Where trials are stored; a new temporary directory if None.
-            A directory holding the same search is resumed.
-        project_name: Sub-directory of `directory` for this search.
-        overwrite: Clear an existing project instead of resuming it.
+        directory: Where trials are stored. None (default): a new temporary
+            directory, removed when `fit` returns (the fitted model is in
+            memory; `tuner_` can then no longer load trial checkpoints). A
+            directory holding the same search is resumed: every trial finished
+            before a crash or kill is kept, exactly once.
+        project_name: Sub-directory of `directory` for this search: a plain
+            folder name (no path separators, not empty, not `.` or `..`).
+        overwrite: Clear an existing project instead of resuming it. Only a
+            project that keras_nas created is ever cleared, and only its own
+            files; anything else raises and nothing is deleted.
         seed: Seed of the data split, the oracle and every trial's training.
         verbose: 0 silent, 1 one line per trial, 2 also Keras's epoch output.
     """
@@ -144,6 +159,13 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
         self.seed = seed
         self.verbose = verbose
 
+    # -- pickling --------------------------------------------------------
+    def __getstate__(self):
+        return pickling.estimator_state(super().__getstate__())
+
+    def __setstate__(self, state):
+        super().__setstate__(pickling.restored_state(state))
+
     # -- parameters ------------------------------------------------------
     def _check_params(self) -> None:
         def positive_int(name, value, allow_none=False):
@@ -158,12 +180,23 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
         positive_int("batch_size", self.batch_size)
         positive_int("patience", self.patience)
         if self.time_budget is not None and (
-            isinstance(self.time_budget, bool) or not isinstance(self.time_budget, (int, float)) or self.time_budget <= 0
+            isinstance(self.time_budget, bool)
+            or not isinstance(self.time_budget, (int, float, np.integer, np.floating))
+            or not math.isfinite(self.time_budget)  # NaN compares False with everything: it would never stop
+            or self.time_budget <= 0
         ):
-            raise ValueError(f"time_budget must be a positive number of seconds; received {self.time_budget!r}.")
-        if self.validation_data is None and not 0 < float(self.validation_split) < 1:
             raise ValueError(
-                f"validation_split must be in (0, 1) when validation_data is not given; received {self.validation_split!r}."
+                f"time_budget must be a finite positive number of seconds, or None; received {self.time_budget!r}. "
+                "Pass e.g. time_budget=600 for ten minutes."
+            )
+        if self.validation_data is None and (
+            isinstance(self.validation_split, bool)
+            or not isinstance(self.validation_split, (int, float, np.integer, np.floating))
+            or not 0 < self.validation_split < 1
+        ):
+            raise ValueError(
+                "validation_split must be a number in (0, 1) when validation_data is not given; received "
+                f"validation_split={self.validation_split!r}. Pass e.g. validation_split=0.2 to hold out a fifth."
             )
         if self.refit not in REFITS:
             raise ValueError(f"refit must be one of {list(REFITS)}; received refit={self.refit!r}.")
@@ -180,8 +213,60 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
             raise ValueError(
                 f"search_space must be a name, a keras_tuner.HyperModel or a build function; received {self.search_space!r}."
             )
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < 2**32
+        ):
+            raise ValueError(
+                f"seed must be None or an integer in [0, 2**32 - 1]; received seed={self.seed!r}. Pass e.g. seed=0."
+            )
+        if not isinstance(self.verbose, (int, np.integer)) or self.verbose not in (0, 1, 2):
+            raise ValueError(
+                f"verbose must be 0 (silent), 1 (a line per trial) or 2 (also Keras's epoch output); received "
+                f"verbose={self.verbose!r}."
+            )
+        if self.callbacks is not None:
+            if not isinstance(self.callbacks, (list, tuple)):
+                raise ValueError(
+                    f"callbacks must be a list of keras.callbacks.Callback; received a single "
+                    f"{type(self.callbacks).__name__}. Pass a list, e.g. callbacks=[cb]."
+                )
+            for i, callback in enumerate(self.callbacks):
+                if not isinstance(callback, keras.callbacks.Callback):
+                    raise ValueError(
+                        f"callbacks[{i}] must be a keras.callbacks.Callback; received {callback!r} "
+                        f"({type(callback).__name__})."
+                    )
+        self._check_objective()
         if self.strategy is not None:
             self._check_strategy()
+
+    def _check_objective(self) -> None:
+        """Rejects an objective the trials would not log, before the search rather than after a trial."""
+        objective = self.oracle.objective if isinstance(self.oracle, keras_tuner.Oracle) else self.objective
+        if objective is None:
+            return
+        # an Oracle keeps several objectives in a keras_tuner MultiObjective
+        many = isinstance(objective, (list, tuple))
+        objectives = objective if many else getattr(objective, "objectives", [objective])
+        names = []
+        for item in objectives:
+            if not isinstance(item, (str, keras_tuner.Objective)):
+                raise ValueError(
+                    "objective must be a metric name such as 'val_loss', a keras_tuner.Objective or a list of them; "
+                    f"received objective={objective!r}."
+                )
+            names.append(getattr(item, "name", item))
+        if self.strategy is not None or not isinstance(self.search_space, (str, spaces.SearchSpace)):
+            return  # one-shot searches have no trials; models the user builds log what the user compiles
+        head = Head(self._task, 1)  # the logged names depend on the task only
+        logged = ["loss", *head.metrics]
+        valid = [*logged, *(f"val_{name}" for name in logged)]
+        unknown = [name for name in names if name not in valid]
+        if unknown:
+            raise ValueError(
+                f"objective {unknown[0]!r} is not a metric the trials log: the {self._task} networks are compiled "
+                f"with loss={head.loss!r} and metrics={head.metrics}, so choose one of {valid}."
+            )
 
     # -- what subclasses provide ----------------------------------------
     @abc.abstractmethod
@@ -200,7 +285,10 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
         return x
 
     # -- data ------------------------------------------------------------
-    def _read_xy(self, x: Any, y: Any, x_name: str = "x", y_name: str = "y"):
+    def _read_xy(
+        self, x: Any, y: Any, reset: bool = False, x_name: str = "x", y_name: str = "y"
+    ) -> tuple[np.ndarray, Any]:
+        """x checked by `_check_x` and y as given, from arrays, DataFrames or a tf.data dataset of pairs."""
         if data.is_dataset(x):
             if y is not None:
                 raise ValueError(f"When {x_name} is a tf.data dataset it must yield (x, y) pairs; pass {y_name}=None.")
@@ -209,18 +297,36 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
                 raise ValueError(f"The tf.data dataset {x_name} yields no targets; it must yield (x, y) pairs.")
         elif y is None:
             raise ValueError(f"{y_name} is required when {x_name} is an array or DataFrame.")
-        array, columns = data.check_x(x, x_name)
-        return array, columns, y
+        return self._check_x(x, reset, x_name), y
 
     def _read_x(self, x: Any) -> np.ndarray:
+        """The x of a fitted estimator's predict (array, DataFrame or tf.data dataset), checked by `_check_x`."""
         check_is_fitted(self, "best_model_")
         if data.is_dataset(x):
             x = data.read_dataset(x)[0]
-        array, _ = data.check_x(x)
-        if array.shape[1:] != self.input_shape_:
+        return self._check_x(x, reset=False)
+
+    def _check_x(self, x: Any, reset: bool, name: str = "x") -> np.ndarray:
+        """x as a float32 array; learns (`reset`) or checks `input_shape_` and the feature names and count."""
+        array = data.check_x(x, name)
+        try:
+            # scikit-learn sets and checks feature_names_in_ (warning when only one side has names) and sets
+            # n_features_in_ of (samples, features) data; the shape check below covers every rank.
+            validate_data(self, x, reset=reset, skip_check_array=True, ensure_2d=reset and array.ndim == 2)
+        except ValueError as error:  # only names can mismatch here
             raise ValueError(
-                f"x has examples of shape {array.shape[1:]}, but this estimator was fitted on examples of shape "
-                f"{self.input_shape_}."
+                f"{name} has columns {[str(c) for c in x.columns]}, but this estimator was fitted on columns "
+                f"{list(self.feature_names_in_)}. {error}Pass the fitted columns in their order, e.g. "
+                f"{name}[estimator.feature_names_in_]."
+            ) from None
+        if reset:
+            self.input_shape_ = tuple(int(d) for d in array.shape[1:])
+            if array.ndim != 2:  # a refit on sequences or images must not keep a stale count
+                vars(self).pop("n_features_in_", None)
+        elif array.shape[1:] != self.input_shape_:
+            raise ValueError(
+                f"{name} has examples of shape {array.shape[1:]}, but this estimator was fitted on examples of shape "
+                f"{self.input_shape_}; pass data with the features it was fitted on."
             )
         return array
 
@@ -237,11 +343,9 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
         if self.validation_data is not None:
             if not isinstance(self.validation_data, (tuple, list)) or len(self.validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (x_val, y_val).")
-            x_val, _, y_val = self._read_xy(*self.validation_data, x_name="x_val", y_name="y_val")
+            x_val, y_val = self._read_xy(*self.validation_data, x_name="x_val", y_name="y_val")
             y_val = self._encode_targets(y_val, "y_val")
             data.check_lengths(x_val, y_val, "x_val", "y_val")
-            if x_val.shape[1:] != x.shape[1:]:
-                raise ValueError(f"x_val has examples of shape {x_val.shape[1:]}; x has {x.shape[1:]}.")
             return x, x_val, y, y_val
         stratify = None
         if self._task == "classification":
@@ -314,14 +418,9 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
             y: Targets; None when x is a dataset.
         """
         self._check_params()
-        x, columns, y = self._read_xy(x, y)
+        x, y = self._read_xy(x, y, reset=True)
         y = self._fit_targets(y)
         data.check_lengths(x, y)
-        self.input_shape_ = tuple(int(d) for d in x.shape[1:])
-        if x.ndim == 2:
-            self.n_features_in_ = x.shape[1]
-        if columns is not None:
-            self.feature_names_in_ = np.asarray(columns, dtype=object)
         if self.strategy is not None:
             x_train, x_val, y_train, y_val = self._split(x, y)
             self.input_mean_, self.input_variance_ = data.moments(x_train)
@@ -338,51 +437,73 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
         project.check_readable(directory, self.project_name)
         oracle = oracles.get_oracle(self.oracle, self._objective(), self.max_trials, self.epochs, self.seed)
         started = time.perf_counter()
-        with self._precision():
-            tuner = MorphismTuner if self._grows() else NASTuner
-            self.tuner_ = tuner(
-                hypermodel,
-                oracle,
-                time_budget=self.time_budget,
-                patience=self.patience,
-                seed=self.seed,
-                progress=self.verbose >= 1,
-                directory=directory,
-                project_name=self.project_name,
-                overwrite=False,
-            )
-            self._search(x_train, y_train, x_val, y_val)
-            self.search_seconds_ = time.perf_counter() - started
-            self._collect_results()
-            started = time.perf_counter()
-            model = self._refit_model(x_train, y_train, x_val, y_val)
-            self.refit_seconds_ = time.perf_counter() - started
+        try:
+            with self._precision():
+                tuner = MorphismTuner if self._grows() else NASTuner
+                self.tuner_ = tuner(
+                    hypermodel,
+                    oracle,
+                    time_budget=self.time_budget,
+                    patience=self.patience,
+                    seed=self.seed,
+                    progress=self.verbose >= 1,
+                    directory=directory,
+                    project_name=self.project_name,
+                    overwrite=False,
+                )
+                self._search(x_train, y_train, x_val, y_val)
+                self.search_seconds_ = time.perf_counter() - started
+                self._collect_results()
+                started = time.perf_counter()
+                model = self._refit_model(x_train, y_train, x_val, y_val)
+                self.refit_seconds_ = time.perf_counter() - started
+        finally:
+            if self.directory is None:
+                # The user asked to keep nothing: the checkpoints go with the search (the model is in memory).
+                shutil.rmtree(directory, ignore_errors=True)
         self.best_model_ = self._wrap(model)
         return self
 
     def _search(self, x_train, y_train, x_val, y_val) -> None:
         try:
+            # Arrays, not one shared tf.data pipeline: Keras then shuffles each trial from the trial's own
+            # seed, so a resumed search trains its remaining trials exactly as an uninterrupted one would.
             self.tuner_.search(
-                self._dataset(x_train, y_train, shuffle=True),
-                validation_data=self._dataset(x_val, y_val, shuffle=False),
+                x_train,
+                y_train,
+                validation_data=(x_val, y_val),
+                batch_size=int(self.batch_size),
                 epochs=int(self.epochs),
-                shuffle=False,  # the tf.data pipeline shuffles
+                shuffle=True,
                 callbacks=list(self.callbacks or []),
                 verbose=1 if self.verbose >= 2 else 0,
             )
         except RuntimeError as error:  # keras-tuner gives up after consecutive failed trials
             if not self._completed_trials():
-                raise RuntimeError(f"Every trial failed; the last error was:\n{self._last_failure() or error}") from error
-            warnings.warn(f"The search stopped early: {error}", stacklevel=3)
+                raise RuntimeError(self._no_trial_completed()) from None
+            warnings.warn(
+                f"The search stopped early after {self.tuner_.oracle.max_consecutive_failed_trials} consecutive "
+                f"failed trials; the last one failed with: {self._last_failure()}",
+                stacklevel=3,
+            )
         if not self._completed_trials():
-            raise RuntimeError(f"No trial completed; the last error was:\n{self._last_failure()}")
+            raise RuntimeError(self._no_trial_completed())
+
+    def _no_trial_completed(self) -> str:
+        failed = [t for t in self.tuner_.oracle.trials.values() if t.status != "COMPLETED"]
+        return (
+            f"No trial completed: {len(failed)} of {len(self.tuner_.oracle.trials)} failed. The last failure: "
+            f"{self._last_failure() or 'no trial ran'}. Nothing was fitted; see the estimator's parameters and "
+            "the data for the cause."
+        )
 
     def _completed_trials(self):
         return [t for t in self.tuner_.oracle.trials.values() if t.status == "COMPLETED" and t.score is not None]
 
     def _last_failure(self) -> str:
-        messages = [t.message for t in self.tuner_.oracle.trials.values() if t.message]
-        return messages[-1].strip().splitlines()[-1] if messages else ""
+        reasons = [self.tuner_.failure_of(trial_id) for trial_id in self.tuner_.oracle.end_order]
+        reasons = [reason for reason in reasons if reason]
+        return reasons[-1] if reasons else ""
 
     def _collect_results(self) -> None:
         best = self.tuner_.oracle.get_best_trials(1)[0]
@@ -452,10 +573,9 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
     def evaluate(self, x, y=None) -> dict[str, float]:
         """Loss and metrics of `best_model_` on (x, y), as a dict."""
         check_is_fitted(self, "best_model_")
-        x, _, y = self._read_xy(x, y)
+        x, y = self._read_xy(x, y)
         y = self._encode_targets(y)
         data.check_lengths(x, y)
-        x = self._read_x(x)
         results = self.best_model_.evaluate(x, y, batch_size=max(int(self.batch_size), 256), verbose=0, return_dict=True)
         return {k: float(v) for k, v in results.items()}
 

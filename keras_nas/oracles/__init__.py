@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import keras_tuner
 
 from keras_nas.oracles.morphism import MorphismOracle
@@ -33,7 +35,11 @@ def get_oracle(
     epochs: int,
     seed: int | None = None,
 ) -> keras_tuner.Oracle:
-    """Returns `oracle` itself if it is an Oracle instance, else a new one by name.
+    """Returns a fresh copy of `oracle` if it is an Oracle instance, else a new one by name.
+
+    A copy, because a search fills its oracle with trials: the estimator's
+    `oracle` parameter must stay as the user passed it (scikit-learn's rule),
+    so that a second `fit` starts from the same state.
 
     Names: `"morphism"` (`MorphismOracle`: a Gaussian process over
     architectures with network-morphism proposals; the tuner gives it the
@@ -42,7 +48,7 @@ def get_oracle(
     `epochs` epochs, stopped after `max_trials` trials).
     """
     if isinstance(oracle, keras_tuner.Oracle):
-        return oracle
+        return copy.deepcopy(oracle)
     if oracle == "morphism":
         return MorphismOracle(objective=objective, max_trials=max_trials, seed=_oracle_seed(seed))
     if oracle == "bayesian":
