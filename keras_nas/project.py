@@ -162,7 +162,9 @@ def _read_fingerprint(project: str) -> dict[str, Any]:
     return found
 
 
-def prepare(directory: str | os.PathLike | None, project_name: str, fingerprint: dict[str, Any], overwrite: bool) -> str:
+def prepare(
+    directory: str | os.PathLike | None, project_name: str, fingerprint: dict[str, Any], overwrite: bool
+) -> str:
     """Returns the directory to hand to keras-tuner after checking, clearing (`overwrite`) or writing the project.
 
     Raises:
@@ -368,7 +370,9 @@ def _check_records(records: dict[str, Any], relative: str) -> None:
         except json.JSONDecodeError:
             ok = False
         if not ok:
-            raise _Damaged(relative, f"has a record of trial {trial_id!r} whose architecture_json is not an architecture")
+            raise _Damaged(
+                relative, f"has a record of trial {trial_id!r} whose architecture_json is not an architecture"
+            )
 
 
 def _tuner_file() -> str:
