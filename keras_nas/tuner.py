@@ -230,8 +230,9 @@ class NASTuner(keras_tuner.Tuner):
             results = super().run_trial(trial, *args, **kwargs)
             # A diverged network scores like a constant classifier: it must never be chosen.
             reason = guard.reason
-            if reason is None and self._built_model is not None and non_finite_weights(self._built_model):
-                reason = f"weights became NaN or infinite ({', '.join(non_finite_weights(self._built_model)[:3])})"
+            bad = non_finite_weights(self._built_model) if reason is None and self._built_model is not None else []
+            if bad:
+                reason = f"weights became NaN or infinite ({', '.join(bad[:3])})"
             if reason is not None:
                 raise keras_tuner.errors.FailedTrialError(f"The trial diverged: {reason}; lower the learning rate.")
         except keras_tuner.errors.FatalError:
