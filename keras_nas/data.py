@@ -170,16 +170,6 @@ def check_lengths(x: np.ndarray, y: np.ndarray, x_name: str = "x", y_name: str =
         )
 
 
-def is_one_hot(y: np.ndarray) -> bool:
-    return (
-        y.ndim == 2
-        and y.shape[1] > 1
-        and np.issubdtype(y.dtype, np.number)
-        and bool(np.all((y == 0) | (y == 1)))
-        and bool(np.all(y.sum(axis=1) == 1))
-    )
-
-
 def check_class_labels(y: Any, name: str = "y") -> np.ndarray:
     """Returns class labels as a 1-D array (one-hot rows become column indices)."""
     array = _as_array(y, name)

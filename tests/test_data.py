@@ -15,8 +15,9 @@ def test_read_dataset_batched_and_unbatched():
 
 
 def test_one_hot_detection():
-    assert data.is_one_hot(np.eye(3)[[0, 2, 1]])
-    assert not data.is_one_hot(np.array([[0.2, 0.8], [1, 0]]))
+    np.testing.assert_array_equal(data.check_class_labels(np.eye(3)[[0, 2, 1]]), [0, 2, 1])
+    with pytest.raises(ValueError, match="must be 1-D labels or one-hot rows"):  # probabilities are not one-hot
+        data.check_class_labels(np.array([[0.2, 0.8], [1, 0]]))
     np.testing.assert_array_equal(data.check_class_labels(np.eye(3)[[2, 0]]), [2, 0])
 
 
