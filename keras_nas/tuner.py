@@ -12,7 +12,7 @@ import keras
 import keras_tuner
 import numpy as np
 
-from keras_nas import checkpoints, distributed, recovery, tracing
+from keras_nas import checkpoints, distributed, recovery, tracing, trial_process
 from keras_nas.architecture import Architecture
 
 
@@ -76,6 +76,8 @@ class NASTuner(keras_tuner.Tuner):
       counts completed trials, until the oracle's
       `max_consecutive_failed_trials` (3 by default) fail in a row;
     - seeds every trial (`seed + trial number`) so searches repeat;
+    - trains long searches' trials in child processes (`trials_per_process`),
+      so that memory does not grow with every trial;
     - runs Hyperband brackets (`tuner/epochs`, `tuner/trial_id` values);
     - writes every checkpoint aside and renames it into place, records its
       sha256 beside it, and checks that before loading it (`load_model`
@@ -95,6 +97,15 @@ class NASTuner(keras_tuner.Tuner):
         seed: Base seed of the trials' weight initialisation and shuffling.
         progress: Print one line per finished trial (number, elapsed time,
             score, best so far, parameters, epochs, architecture).
+        trials_per_process: Train trials in a child process, replaced by a
+            fresh one after this many trials, so that the memory TensorFlow
+            keeps after every trained model (about 10 MiB a trial) is given
+            back (`keras_nas.trial_process`). None: every trial trains in this
+            process. `"auto"` (default): a child process for searches of more
+            than 10 trials (or no trial limit), replaced once its memory has
+            grown by 64 MiB since its first trial; this process for shorter ones, for a distributed worker, and, with
+            a warning, when the space, data or callbacks cannot be sent to a
+            child (e.g. defined in `__main__`).
         worker_timeout: In keras-tuner's distributed mode, seconds after which
             the chief hands the trial of a worker it has not heard from (workers
             send heartbeats every few seconds) to another worker, and stops
@@ -111,10 +122,14 @@ class NASTuner(keras_tuner.Tuner):
         patience: int = 3,
         seed: int | None = None,
         progress: bool = False,
+        trials_per_process: int | str | None = trial_process.AUTO,
         worker_timeout: float = distributed.DEFAULT_WORKER_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         self.worker_timeout = distributed.check_worker_timeout(worker_timeout)
+        self.trials_per_process = trial_process.check_trials_per_process(trials_per_process)
+        self._trial_process: trial_process.TrialProcess | None = None
+        self._trial_process_plan: int | str | None = None
         self.time_budget = time_budget
         self.patience = patience
         self.seed = seed
@@ -143,12 +158,15 @@ class NASTuner(keras_tuner.Tuner):
         if distributed.is_chief():  # keras-tuner's chief waits for ever for a dead worker
             distributed.serve_tuner(self, self.worker_timeout, **fit_kwargs)
             return
+        worker = not hasattr(self.oracle, "trials")
+        self._trial_process_plan = trial_process.plan(self.trials_per_process, self._requested_trials, worker)
         try:
             super().search(*fit_args, **fit_kwargs)
         except _BudgetSpent:
             self.on_search_end()
         finally:
             distributed.detach(self)
+            self._close_trial_process()
 
     def pre_create_trial(self):
         local = hasattr(self.oracle, "trials")  # a distributed worker's oracle is a client of the chief's
@@ -212,6 +230,51 @@ class NASTuner(keras_tuner.Tuner):
             self._examples = None
 
     def run_trial(self, trial, *args, **kwargs):
+        if self._trial_process_plan is not None:
+            try:
+                return self._run_trial_in_child(trial, args, kwargs)
+            except trial_process.NotTransferable as error:
+                if self.trials_per_process != trial_process.AUTO:
+                    raise keras_tuner.errors.FatalValueError(  # a ValueError that stops the search
+                        f"trials_per_process={self.trials_per_process} needs the search space, data and callbacks "
+                        f"to be sent to a child process, but {error}. Do that, or pass trials_per_process=None."
+                    ) from None
+                warnings.warn(
+                    f"The trials train in this process, not in a child process (trials_per_process='auto'): {error}. "
+                    "Memory may grow by about 10 MiB a trial; do that, or pass trials_per_process=None to silence "
+                    "this warning.",
+                    stacklevel=2,
+                )
+                self._trial_process_plan = None
+        return self.run_trial_here(trial, *args, **kwargs)
+
+    def _run_trial_in_child(self, trial, args, kwargs):
+        if self._trial_process is not None and self._trial_process.worn_out(self._trial_process_plan):
+            self._close_trial_process()
+        if self._trial_process is None:
+            payload = trial_process.blueprint(self, args, kwargs)
+            self._trial_process = trial_process.TrialProcess(payload, self.oracle)
+        remaining = None if self._deadline is None else self._deadline - time.monotonic()
+        try:
+            results, record = self._trial_process.run(trial, remaining, self._proposal_seconds)
+        except keras_tuner.errors.FatalError:
+            raise
+        except Exception as error:
+            record = getattr(error, "record", None)
+            self.records[trial.trial_id] = record or {"failure": failure_reason(error), "finished_at": time.time()}
+            if getattr(error, "record", None) is None:  # the process died: the next trial gets a new one
+                self._close_trial_process()
+            raise
+        self.records[trial.trial_id] = record
+        return results
+
+    def _close_trial_process(self) -> None:
+        if self._trial_process is not None:
+            self._trial_process, process = None, self._trial_process
+            process.close()
+
+    def run_trial_here(self, trial, *args, **kwargs):
+        """Trains the trial in this process (what `run_trial` does, or has a trial process do)."""
         values = trial.hyperparameters.values
         if "tuner/epochs" in values:
             kwargs["epochs"] = values["tuner/epochs"]

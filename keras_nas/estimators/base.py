@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from keras_nas import data, export, oracles, project, spaces
+from keras_nas import data, export, oracles, project, spaces, trial_process
 from keras_nas.oracles.morphism import MorphismOracle
 from keras_nas.tracing import build_compiled_state
 from keras_nas.architecture import Head
@@ -83,7 +83,8 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
         validation_split: Fraction of the training data held out to score trials
             (stratified for classification) when `validation_data` is not given.
         validation_data: `(x_val, y_val)` to score trials on.
-        callbacks: Keras callbacks added to every trial (must be deep-copyable).
+        callbacks: Keras callbacks added to every trial (must be deep-copyable and,
+            when trials train in a child process, picklable).
         refit: How `best_model_` is made from the best trial. `"warm"` (default;
             True means the same): the best trial's trained network continues on
             training + validation data for min(3, `epochs`) epochs at a tenth of
@@ -111,6 +112,16 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
             files; anything else raises and nothing is deleted.
         seed: Seed of the data split, the oracle and every trial's training.
         verbose: 0 silent, 1 one line per trial, 2 also Keras's epoch output.
+        trials_per_process: Where trials train. `"auto"` (default): searches of
+            more than 10 trials (or with no trial limit) train them in a child
+            process that is replaced once it has grown by 64 MiB since its first
+            trial (every 10 trials where memory cannot be read), so that the memory
+            TensorFlow keeps after each trained model (about 10 MiB a trial) is
+            given back; shorter searches train in this process. An integer: a
+            child process, replaced after that many trials. None: this process.
+            A child needs the search space and callbacks to be importable (not
+            defined in `__main__`); "auto" falls back to this process with a
+            warning when they are not. See `keras_nas.trial_process`.
     """
 
     _task = ""
@@ -137,6 +148,7 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
         overwrite=False,
         seed=None,
         verbose=0,
+        trials_per_process="auto",
     ):
         self.search_space = search_space
         self.oracle = oracle
@@ -158,6 +170,7 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
         self.overwrite = overwrite
         self.seed = seed
         self.verbose = verbose
+        self.trials_per_process = trials_per_process
 
     # -- pickling --------------------------------------------------------
     def __getstate__(self):
@@ -224,6 +237,7 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
                 f"verbose must be 0 (silent), 1 (a line per trial) or 2 (also Keras's epoch output); received "
                 f"verbose={self.verbose!r}."
             )
+        trial_process.check_trials_per_process(self.trials_per_process)
         if self.callbacks is not None:
             if not isinstance(self.callbacks, (list, tuple)):
                 raise ValueError(
@@ -447,6 +461,7 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
                     patience=self.patience,
                     seed=self.seed,
                     progress=self.verbose >= 1,
+                    trials_per_process=self.trials_per_process,
                     directory=directory,
                     project_name=self.project_name,
                     overwrite=False,
