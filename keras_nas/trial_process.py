@@ -3,7 +3,7 @@
 TensorFlow keeps part of every model a process has trained until the process
 ends: a plain Keras loop that builds and fits 30 small networks one after the
 other grows by about 11 MiB per fit, whatever is deleted or cleared in between
-(`benchmarks/results/trial_memory.md`). Over a search of hundreds of trials
+(`python -m benchmarks.keras_memory`). Over a search of hundreds of trials
 that is gigabytes. A `TrialProcess` is a child Python process that receives
 the tuner (without its oracle) and the search's data once, trains the trials
 it is given one by one exactly as the tuner would in its own process

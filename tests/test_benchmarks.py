@@ -101,3 +101,13 @@ def test_supernet_memory_table_gives_each_variant_its_activation_memory():
              "activation_mib": p - 900.0, "vs_darts": (p - 900.0) / 300.0} for v, p in (("darts", 1200.0), ("pc_darts", 1000.0))]
     text = supernet_memory.table(rows, "cmd")
     assert "| digits | 512 | pc_darts | 1000 | 900 | 100 | 0.33 |" in text and "Command: `cmd`" in text
+
+
+def test_the_memory_benchmark_reads_the_last_sample_before_each_trial_end():
+    from benchmarks import trial_memory
+
+    sampler = trial_memory.Sampler()
+    sampler.samples = [(1.0, 700.0, 1000.0), (2.0, 710.0, 1010.0), (3.0, 720.0, 1030.0)]
+    assert sampler.at(2.5) == (710.0, 1010.0) and sampler.at(9.0) == (720.0, 1030.0)
+    assert sampler.at(0.5) == (700.0, 1000.0)  # before the first reading: the first one
+    assert trial_memory.pss_mib() > 0 and trial_memory.total_pss_mib() >= trial_memory.pss_mib()
