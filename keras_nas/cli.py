@@ -97,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--export", default=None, help="write the best model here")
     search.add_argument("--format", choices=["saved_model", "keras"], default="saved_model")
     search.add_argument("--quiet", action="store_true", help="no per-trial lines")
+    search.add_argument("--trials-per-process", type=_trials_per_process, default="auto",
+                        help="auto (default), none, or a number: trials per child process")
     return parser
 
 
@@ -137,6 +139,7 @@ def search(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         seed=args.seed,
         verbose=0 if args.quiet else 1,
+        trials_per_process=args.trials_per_process,
     )
     print(f"[keras_nas] {dataset.name}: {dataset.task}, {len(x)} training and {len(x_test)} test examples "
           f"of shape {tuple(x.shape[1:])}", flush=True)
@@ -151,6 +154,16 @@ def search(args: argparse.Namespace) -> int:
         path = estimator.export(args.export, format=args.format)
         print(f"Exported the best model to {path} ({args.format})")
     return 0
+
+
+
+def _trials_per_process(text: str):
+    if text in ("auto", "none"):
+        return None if text == "none" else text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, none or a positive integer; received {text!r}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -49,3 +49,14 @@ def test_csv_target_must_exist(tmp_path, capsys):
     (tmp_path / "d.csv").write_text("a,b\n1,2\n")
     assert cli.main(["search", str(tmp_path / "d.csv"), "--target", "y"]) == 2
     assert "--target 'y' is not a column" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, expected", [("auto", "auto"), ("none", None), ("3", 3)])
+def test_trials_per_process_option(text, expected):
+    assert cli._parser().parse_args(["search", "wine", "--trials-per-process", text]).trials_per_process == expected
+
+
+def test_trials_per_process_option_is_checked(capsys):
+    with pytest.raises(SystemExit):
+        cli._parser().parse_args(["search", "wine", "--trials-per-process", "often"])
+    assert "expected auto, none or a positive integer; received 'often'" in capsys.readouterr().err
