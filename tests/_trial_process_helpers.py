@@ -53,3 +53,22 @@ class Hold(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         print(f"training {os.getpid()}", flush=True)
         time.sleep(600)
+
+
+class HoldInSecondTraining(keras.callbacks.Callback):
+    """Counts trainings in `folder/count`; in the second one ever, prints `training PID` and sleeps (once)."""
+
+    def __init__(self, folder: str) -> None:
+        super().__init__()
+        self.folder = folder
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch != 0:
+            return
+        path = os.path.join(self.folder, "count")
+        count = int(open(path).read()) + 1 if os.path.exists(path) else 1
+        with open(path, "w") as handle:
+            handle.write(str(count))
+        if count == 2:
+            print(f"training {os.getpid()}", flush=True)
+            time.sleep(600)

@@ -106,6 +106,39 @@ def test_the_trial_process_dies_with_the_search(tmp_path):
         search.kill()
 
 
+def test_a_search_killed_while_a_child_trains_resumes_with_every_finished_trial_once(tmp_path):
+    import json
+
+    directory = tmp_path / "s"
+    script = [sys.executable, os.path.join(ROOT, "tests", "_trial_process_search.py"), str(directory), "resumable"]
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    search = subprocess.Popen(script, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in search.stdout:  # the second trial trains in its own process, after trial 0 finished
+            if line.startswith("training "):
+                child = int(line.split()[1])
+                break
+        else:
+            pytest.fail(f"the search ended (exit code {search.wait()}) before its second trial trained")
+        finished = json.loads((directory / "keras_nas" / "trial_0" / "trial.json").read_text())
+        search.send_signal(signal.SIGKILL)
+        search.wait()
+    finally:
+        search.kill()
+    deadline = time.monotonic() + 30
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(child)
+
+    resumed = subprocess.run(script, cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    scores = json.loads(resumed.stdout.split("scores ", 1)[1])
+    assert sorted(scores) == ["0", "1", "2"] and all(status == "COMPLETED" for status, _ in scores.values())
+    assert scores["0"][1] == finished["score"]  # kept, not retrained
+    # Trainings: trial 0, trial 1 (killed), trial 1 again, trial 2, the refit; trial 0 never twice.
+    assert (directory / "count").read_text() == "5"
+
+
 def _alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as handle:
