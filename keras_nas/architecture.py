@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 MERGES = ("add", "concat")
 
@@ -57,7 +58,7 @@ class Layer:
     params: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
-    def of(cls, kind: str, **params: Any) -> "Layer":
+    def of(cls, kind: str, **params: Any) -> Layer:
         """Makes a layer; parameters that are None or equal to the kind's default are left out,
         so that the same network always has the same description."""
         from keras_nas import layer_kinds
@@ -83,7 +84,7 @@ class Layer:
     def config(self) -> dict[str, Any]:
         return dict(self.params)
 
-    def replace(self, **changes: Any) -> "Layer":
+    def replace(self, **changes: Any) -> Layer:
         """Returns a copy with some parameters changed (None removes one)."""
         return Layer.of(self.kind, **{**self.config, **changes})
 
@@ -97,7 +98,7 @@ class Layer:
         return {"kind": self.kind, **{k: _thaw(v) for k, v in self.params}}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Layer":
+    def from_dict(cls, data: Mapping[str, Any]) -> Layer:
         data = dict(data)
         kind = data.pop("kind")
         return cls.of(kind, **data)
@@ -116,8 +117,7 @@ class Skip:
             raise ValueError(f"Skip merge must be one of {MERGES}; received merge={self.merge!r}.")
         if not 0 <= self.source < self.target:
             raise ValueError(
-                "A skip connection needs 0 <= source < target; "
-                f"received source={self.source}, target={self.target}."
+                f"A skip connection needs 0 <= source < target; received source={self.source}, target={self.target}."
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -170,7 +170,7 @@ class Architecture:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Architecture":
+    def from_dict(cls, data: Mapping[str, Any]) -> Architecture:
         return cls(
             [Layer.from_dict(layer) for layer in data["layers"]],
             [Skip(**skip) for skip in data.get("skips", [])],
@@ -180,7 +180,7 @@ class Architecture:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "Architecture":
+    def from_json(cls, text: str) -> Architecture:
         return cls.from_dict(json.loads(text))
 
     # -- description ---------------------------------------------------
@@ -191,7 +191,7 @@ class Architecture:
             text += " | " + ", ".join(f"skip {s.source}->{s.target} {s.merge}" for s in self.skips)
         return text
 
-    def replace(self, layers: Iterable[Layer] | None = None, skips: Iterable[Skip] | None = None) -> "Architecture":
+    def replace(self, layers: Iterable[Layer] | None = None, skips: Iterable[Skip] | None = None) -> Architecture:
         return Architecture(self.layers if layers is None else layers, self.skips if skips is None else skips)
 
     # -- building (delegated to keras_nas.building) --------------------
@@ -201,20 +201,20 @@ class Architecture:
 
         return building.plan(self, input_shape).shapes[-1]
 
-    def num_params(self, input_shape: Iterable[int], head: "Head | None" = None) -> int:
+    def num_params(self, input_shape: Iterable[int], head: Head | None = None) -> int:
         """Counts parameters without building a model (equal to `model.count_params()`)."""
         from keras_nas import building
 
         return building.count_params(self, input_shape, head)
 
-    def build(self, input_shape: Iterable[int], head: "Head | None" = None, name: str | None = None):
+    def build(self, input_shape: Iterable[int], head: Head | None = None, name: str | None = None):
         """Builds a functional `keras.Model` for `input_shape` (no batch axis) and an optional head."""
         from keras_nas import building
 
         return building.build_model(self, input_shape, head=head, name=name)
 
     @classmethod
-    def from_keras_model(cls, model) -> "Architecture":
+    def from_keras_model(cls, model) -> Architecture:
         """Describes a built functional or Sequential Keras model (head layers included)."""
         from keras_nas import derivation
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 import keras
 

@@ -15,7 +15,7 @@ import argparse
 import csv
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -90,15 +90,21 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--time-budget", type=float, default=None, help="seconds; no new trial starts after it")
     search.add_argument("--oracle", default="morphism", help="morphism, bayesian, random or hyperband")
     search.add_argument("--search-space", default="auto", help="auto, morphism, dense or conv")
-    search.add_argument("--test-size", type=float, default=0.2, help="held-out fraction when the data has no test split")
+    search.add_argument(
+        "--test-size", type=float, default=0.2, help="held-out fraction when the data has no test split"
+    )
     search.add_argument("--seed", type=int, default=0)
     search.add_argument("--directory", default=None, help="where trials are stored (a temporary folder by default)")
     search.add_argument("--overwrite", action="store_true", help="replace an existing search in --directory")
     search.add_argument("--export", default=None, help="write the best model here")
     search.add_argument("--format", choices=["saved_model", "keras"], default="saved_model")
     search.add_argument("--quiet", action="store_true", help="no per-trial lines")
-    search.add_argument("--trials-per-process", type=_trials_per_process, default="auto",
-                        help="auto (default), none, or a number: trials per child process")
+    search.add_argument(
+        "--trials-per-process",
+        type=_trials_per_process,
+        default="auto",
+        help="auto (default), none, or a number: trials per child process",
+    )
     return parser
 
 
@@ -109,7 +115,7 @@ def _leaderboard(rows, limit: int = 10) -> str:
         params = "-" if row["params"] is None else f"{row['params']:,}"
         seconds = "-" if row["seconds"] is None else f"{row['seconds']:.1f}"
         lines.append(
-            f"{rank:>4}  {row['trial_id']:>5}  {score:>8}  {params:>9}  {str(row['epochs'] or '-'):>6}  "
+            f"{rank:>4}  {row['trial_id']:>5}  {score:>8}  {params:>9}  {row['epochs'] or '-'!s:>6}  "
             f"{seconds:>7}  {row['architecture'] or row['status']}"
         )
     return "\n".join(lines)
@@ -126,7 +132,9 @@ def search(args: argparse.Namespace) -> int:
         x_test, y_test = dataset.x_test, dataset.y_test
     else:
         stratify = y if dataset.task == "classification" else None
-        x, x_test, y, y_test = train_test_split(x, y, test_size=args.test_size, random_state=args.seed, stratify=stratify)
+        x, x_test, y, y_test = train_test_split(
+            x, y, test_size=args.test_size, random_state=args.seed, stratify=stratify
+        )
     estimator_class = NASClassifier if dataset.task == "classification" else NASRegressor
     estimator = estimator_class(
         search_space=args.search_space,
@@ -141,20 +149,25 @@ def search(args: argparse.Namespace) -> int:
         verbose=0 if args.quiet else 1,
         trials_per_process=args.trials_per_process,
     )
-    print(f"[keras_nas] {dataset.name}: {dataset.task}, {len(x)} training and {len(x_test)} test examples "
-          f"of shape {tuple(x.shape[1:])}", flush=True)
+    print(
+        f"[keras_nas] {dataset.name}: {dataset.task}, {len(x)} training and {len(x_test)} test examples "
+        f"of shape {tuple(x.shape[1:])}",
+        flush=True,
+    )
     estimator.fit(x, y)
     print("\nLeaderboard (validation score):")
     print(_leaderboard(estimator.leaderboard_))
     metric = "accuracy" if dataset.task == "classification" else "R^2"
-    print(f"\nBest trial {estimator.best_trial_id_}: {estimator.best_architecture_.summary() if estimator.best_architecture_ else ''}")
-    print(f"Test {metric} of the refitted best model: {estimator.score(x_test, y_test):.4f} "
-          f"(search {estimator.search_seconds_:.1f}s, refit {estimator.refit_seconds_:.1f}s on {estimator.device_})")
+    architecture = estimator.best_architecture_.summary() if estimator.best_architecture_ else ""
+    print(f"\nBest trial {estimator.best_trial_id_}: {architecture}")
+    print(
+        f"Test {metric} of the refitted best model: {estimator.score(x_test, y_test):.4f} "
+        f"(search {estimator.search_seconds_:.1f}s, refit {estimator.refit_seconds_:.1f}s on {estimator.device_})"
+    )
     if args.export:
         path = estimator.export(args.export, format=args.format)
         print(f"Exported the best model to {path} ({args.format})")
     return 0
-
 
 
 def _trials_per_process(text: str):

@@ -73,7 +73,7 @@ def _check_columns(frame: Any, name: str) -> None:
     from pandas.api.types import is_bool_dtype, is_complex_dtype, is_numeric_dtype
 
     def columns(test) -> dict[str, str]:
-        return {str(c): str(dtype) for c, dtype in zip(frame.columns, frame.dtypes) if test(dtype)}
+        return {str(c): str(dtype) for c, dtype in zip(frame.columns, frame.dtypes, strict=True) if test(dtype)}
 
     temporal = columns(lambda d: d.kind in "mM" or isinstance(d, pd.PeriodDtype))
     if temporal:
@@ -186,9 +186,7 @@ def check_class_labels(y: Any, name: str = "y") -> np.ndarray:
             )
         return array.argmax(axis=1)
     if array.ndim != 1:
-        raise ValueError(
-            f"{name} for classification must be 1-D labels or one-hot rows; received shape {array.shape}."
-        )
+        raise ValueError(f"{name} for classification must be 1-D labels or one-hot rows; received shape {array.shape}.")
     if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or infinite labels; drop those examples or fill their labels first.")
     if array.dtype == object and any(v is None or (isinstance(v, float) and not np.isfinite(v)) for v in array):

@@ -44,7 +44,9 @@ def load(name: str) -> Dataset:
         try:
             from mnist1d.data import get_dataset_args, make_dataset
         except ImportError:
-            raise ValueError("The mnist1d dataset needs the `mnist1d` package: pip install 'keras-nas[datasets]'.") from None
+            raise ValueError(
+                "The mnist1d dataset needs the `mnist1d` package: pip install 'keras-nas[datasets]'."
+            ) from None
         generated = make_dataset(get_dataset_args())
         return Dataset(
             name,
@@ -54,8 +56,11 @@ def load(name: str) -> Dataset:
             generated["x_test"][..., None].astype(np.float32),
             np.asarray(generated["y_test"]),
         )
-    loaders = {"breast_cancer": (sk.load_breast_cancer, "classification"), "wine": (sk.load_wine, "classification"),
-               "diabetes": (sk.load_diabetes, "regression")}
+    loaders = {
+        "breast_cancer": (sk.load_breast_cancer, "classification"),
+        "wine": (sk.load_wine, "classification"),
+        "diabetes": (sk.load_diabetes, "regression"),
+    }
     if name not in loaders:
         raise ValueError(f"Unknown dataset {name!r}; bundled datasets: {list(NAMES)}.")
     loader, task = loaders[name]

@@ -39,7 +39,9 @@ def layer_from_keras(layer: keras.layers.Layer) -> Layer:
     name = type(layer).__name__
     config = layer.get_config()
     if name == "Dense":
-        return Layer.of("dense", units=layer.units, activation=_activation_name(layer.activation), use_bias=layer.use_bias)
+        return Layer.of(
+            "dense", units=layer.units, activation=_activation_name(layer.activation), use_bias=layer.use_bias
+        )
     if name in ("Conv1D", "Conv2D", "SeparableConv1D", "SeparableConv2D"):
         kernel, strides, dilation = (_square(config[k]) for k in ("kernel_size", "strides", "dilation_rate"))
         separable = name.startswith("Separable")

@@ -22,8 +22,7 @@ left-to-right recurrence is a running minimum).
 from __future__ import annotations
 
 import dataclasses
-
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -45,9 +44,7 @@ def skip_cost(a: Skip, b: Skip) -> float:
     if a.merge != b.merge:
         return 1.0
     length_a, length_b = a.target - a.source, b.target - b.source
-    return (abs(a.source - b.source) + abs(length_a - length_b)) / (
-        max(a.source, b.source) + max(length_a, length_b)
-    )
+    return (abs(a.source - b.source) + abs(length_a - length_b)) / (max(a.source, b.source) + max(length_a, length_b))
 
 
 def _skip_array(skips: Sequence[Skip]) -> np.ndarray:
@@ -61,7 +58,9 @@ def _skip_set_distance(a: np.ndarray, b: np.ndarray) -> float:
         return float(len(a) + len(b))
     x, y = a[:, None, :], b[None, :, :]
     spread = np.abs(x[..., 0] - y[..., 0]) + np.abs(x[..., 1] - y[..., 1])
-    costs = np.where(x[..., 2] == y[..., 2], spread / (np.maximum(x[..., 0], y[..., 0]) + np.maximum(x[..., 1], y[..., 1])), 1.0)
+    costs = np.where(
+        x[..., 2] == y[..., 2], spread / (np.maximum(x[..., 0], y[..., 0]) + np.maximum(x[..., 1], y[..., 1])), 1.0
+    )
     rows, cols = linear_sum_assignment(costs)
     return float(costs[rows, cols].sum()) + abs(len(a) - len(b))
 
@@ -144,8 +143,9 @@ class ArchitectureDistance:
             self._skips = grown
         row = self._skips[skip_id]
         for other in np.unique(others[np.isnan(row[others])]):
-            row[other] = self._skips[other, skip_id] = _skip_set_distance(self._skip_arrays[skip_id],
-                                                                          self._skip_arrays[other])
+            row[other] = self._skips[other, skip_id] = _skip_set_distance(
+                self._skip_arrays[skip_id], self._skip_arrays[other]
+            )
         return row[others]
 
     def __call__(self, a: Architecture, b: Architecture) -> float:
@@ -173,13 +173,13 @@ class ArchitectureDistance:
             previous = np.minimum.accumulate(best - steps, axis=1) + steps
         return previous[np.arange(len(lengths)), lengths]
 
-    def batch(self, architectures: Sequence[Architecture]) -> "Batch":
+    def batch(self, architectures: Sequence[Architecture]) -> Batch:
         """`architectures` prepared once for many `to_many` calls (encoded layers, distinct skip sets)."""
         columns, lengths = self._encode(architectures)
         skip_ids = np.array([self._skip_id(a.skips) for a in architectures], dtype=np.int64)
         return Batch(len(architectures), columns, lengths, skip_ids)
 
-    def to_many(self, a: Architecture, others: "Sequence[Architecture] | Batch") -> np.ndarray:
+    def to_many(self, a: Architecture, others: Sequence[Architecture] | Batch) -> np.ndarray:
         """Distances from `a` to each of `others` (a list, or a `batch` of them)."""
         if not isinstance(others, Batch):
             if not others:

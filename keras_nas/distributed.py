@@ -209,8 +209,10 @@ def _servicer_class():
             caller = self._caller(context)
             with _holding(self.oracle):
                 if not self._holds(caller, request.trial_id):
-                    _log(f"ignored a report from worker {caller} for trial {request.trial_id}, which it no longer "
-                         f"runs (it was silent for more than worker_timeout={self.worker_timeout:g} s)")
+                    _log(
+                        f"ignored a report from worker {caller} for trial {request.trial_id}, which it no longer "
+                        f"runs (it was silent for more than worker_timeout={self.worker_timeout:g} s)"
+                    )
                     trial = self.oracle.get_trial(request.trial_id)
                     return protos.get_service().UpdateTrialResponse(trial=trial.to_proto())
                 return super().UpdateTrial(request, context)
@@ -219,8 +221,10 @@ def _servicer_class():
             caller = self._caller(context)
             with _holding(self.oracle):
                 if not self._holds(caller, request.trial.trial_id):
-                    _log(f"ignored the end of trial {request.trial.trial_id} from worker {caller}, which no longer "
-                         f"runs it (it was silent for more than worker_timeout={self.worker_timeout:g} s)")
+                    _log(
+                        f"ignored the end of trial {request.trial.trial_id} from worker {caller}, which no longer "
+                        f"runs it (it was silent for more than worker_timeout={self.worker_timeout:g} s)"
+                    )
                     return protos.get_service().EndTrialResponse()
                 response = super().EndTrial(request, context)
                 # keras-tuner saves inside end_trial, before it removes the trial from ongoing_trials.
@@ -246,8 +250,10 @@ def _servicer_class():
                         self.oracle._retry_queue.append(trial.trial_id)
                     self.oracle._save_trial(trial)
                     changed = True
-                    _log(f"worker {tuner_id} silent for {silence:.0f} s (worker_timeout={self.worker_timeout:g} s): "
-                         f"trial {trial.trial_id} goes back to the queue")
+                    _log(
+                        f"worker {tuner_id} silent for {silence:.0f} s (worker_timeout={self.worker_timeout:g} s): "
+                        f"trial {trial.trial_id} goes back to the queue"
+                    )
                 if changed:
                     self.oracle.save()
 
@@ -353,11 +359,9 @@ class HeartbeatClient:
 
         request = protos.get_service().GetBestTrialsRequest(num_trials=0)
         while not stop.wait(self._interval):
-            try:
-                # No wait_for_ready: a beat the chief cannot take is dropped; the timeout spans several beats.
+            # No wait_for_ready: a beat the chief cannot take is dropped; the timeout spans several beats.
+            with contextlib.suppress(grpc.RpcError):
                 self._client.stub.GetBestTrials(request, timeout=max(self._interval, 1.0))
-            except grpc.RpcError:
-                pass
 
     def close(self) -> None:
         """Stops the heartbeats: the chief forgets this worker `worker_timeout` seconds later."""

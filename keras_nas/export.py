@@ -10,7 +10,6 @@ or carries that marker, so exporting never deletes a folder the user made.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.linalg import cho_solve, cholesky, solve_triangular
@@ -56,9 +56,7 @@ def one_blas_thread(function):
 
 
 def rbf(a: np.ndarray, b: np.ndarray, length_scale: float, variance: float) -> np.ndarray:
-    squared = np.maximum(
-        (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * a @ b.T, 0.0
-    )
+    squared = np.maximum((a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * a @ b.T, 0.0)
     return variance * np.exp(-0.5 * squared / length_scale**2)
 
 
@@ -128,7 +126,7 @@ class ArchitectureGP:
         return float(value), np.array(gradient)
 
     @one_blas_thread
-    def fit(self, architectures: Sequence[Architecture], scores: Sequence[float]) -> "ArchitectureGP":
+    def fit(self, architectures: Sequence[Architecture], scores: Sequence[float]) -> ArchitectureGP:
         architectures = list(architectures)
         scores = np.asarray(scores, dtype=float)
         if len(architectures) != len(scores) or not len(scores):
@@ -151,12 +149,21 @@ class ArchitectureGP:
         if len(scores) < 3:  # too few points to fit anything: sensible fixed values
             self.length_scale_, self.signal_variance_, self.noise_ = typical, 1.0, 1e-4
         else:
-            bounds = [(math.log(typical / 20), math.log(typical * 20)), (math.log(0.05), math.log(20.0)),
-                      (math.log(1e-6), math.log(1.0))]
+            bounds = [
+                (math.log(typical / 20), math.log(typical * 20)),
+                (math.log(0.05), math.log(20.0)),
+                (math.log(1e-6), math.log(1.0)),
+            ]
             best = None
             for start in (typical / 2, typical, typical * 2):
-                result = minimize(self._negative_log_likelihood, np.log([start, 1.0, 1e-2]), args=(squared, targets),
-                                  jac=True, method="L-BFGS-B", bounds=bounds)
+                result = minimize(
+                    self._negative_log_likelihood,
+                    np.log([start, 1.0, 1e-2]),
+                    args=(squared, targets),
+                    jac=True,
+                    method="L-BFGS-B",
+                    bounds=bounds,
+                )
                 if best is None or result.fun < best.fun:
                     best = result
             self.length_scale_, self.signal_variance_, self.noise_ = (float(v) for v in np.exp(best.x))
@@ -164,8 +171,9 @@ class ArchitectureGP:
         matrix += self.noise_ * np.eye(len(scores))
         self.factor_, self.jitter_ = stable_cholesky(matrix)
         if self.jitter_ > 1e-6:
-            warnings.warn(f"The GP needed a Cholesky jitter of {self.jitter_:g}; no observation was dropped.",
-                          stacklevel=2)
+            warnings.warn(
+                f"The GP needed a Cholesky jitter of {self.jitter_:g}; no observation was dropped.", stacklevel=2
+            )
         self.alpha_ = cho_solve((self.factor_, True), targets)
         return self
 

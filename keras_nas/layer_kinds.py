@@ -10,7 +10,7 @@ Parameters by kind:
 | kind | parameters (defaults) |
 |---|---|
 | dense | units, activation (None), use_bias (True) |
-| conv | filters, kernel_size (3), strides (1), dilation_rate (1), separable (False), activation (None), use_bias (True) |
+| conv | filters, kernel_size (3), strides (1), dilation_rate (1), separable (False); activation, use_bias as dense |
 | pool | pool ("max" or "avg"), size (2), strides (= size) |
 | global_pool | pool ("avg" or "max") |
 | flatten, identity | none |
@@ -32,7 +32,8 @@ from __future__ import annotations
 import abc
 import json
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import keras
 
@@ -61,7 +62,7 @@ class LayerKind(abc.ABC):
     """Base of the per-kind rules; subclasses override what differs."""
 
     name = ""
-    defaults: dict[str, Any] = {}
+    defaults: ClassVar[dict[str, Any]] = {}
     numeric: tuple[str, ...] = ()  # compared by relative difference in `difference`
     categorical: tuple[str, ...] = ()  # compared by equality in `difference`
 
@@ -95,7 +96,7 @@ class LayerKind(abc.ABC):
         """How much this layer shrinks every spatial axis."""
         return 1
 
-    def check_nodes(self, layer: Layer, shapes: Sequence[Shape]) -> None:
+    def check_nodes(self, layer: Layer, shapes: Sequence[Shape]) -> None:  # noqa: B027 (most kinds take any nodes)
         """Raises ValueError if the layer cannot read the earlier nodes (shapes of nodes 0 … its input)."""
 
     @abc.abstractmethod
@@ -116,7 +117,7 @@ class LayerKind(abc.ABC):
 
 class Dense(LayerKind):
     name = "dense"
-    defaults = {"use_bias": True}
+    defaults: ClassVar[dict[str, Any]] = {"use_bias": True}
     numeric = ("units",)
     categorical = ("activation",)
 
@@ -138,7 +139,13 @@ class Dense(LayerKind):
 
 class Conv(LayerKind):
     name = "conv"
-    defaults = {"kernel_size": 3, "strides": 1, "dilation_rate": 1, "separable": False, "use_bias": True}
+    defaults: ClassVar[dict[str, Any]] = {
+        "kernel_size": 3,
+        "strides": 1,
+        "dilation_rate": 1,
+        "separable": False,
+        "use_bias": True,
+    }
     numeric = ("filters", "kernel_size", "strides", "dilation_rate")
     categorical = ("separable", "activation")
 
@@ -187,7 +194,7 @@ class Conv(LayerKind):
 
 class Pool(LayerKind):
     name = "pool"
-    defaults = {"pool": "max", "size": 2}
+    defaults: ClassVar[dict[str, Any]] = {"pool": "max", "size": 2}
     numeric = ("size", "strides")
     categorical = ("pool",)
 
@@ -226,7 +233,7 @@ class Pool(LayerKind):
 
 class GlobalPool(LayerKind):
     name = "global_pool"
-    defaults = {"pool": "avg"}
+    defaults: ClassVar[dict[str, Any]] = {"pool": "avg"}
     categorical = ("pool",)
 
     def output_shape(self, layer, shape):
@@ -258,7 +265,7 @@ class Flatten(LayerKind):
 
 class BatchNorm(LayerKind):
     name = "batch_norm"
-    defaults = {"momentum": 0.9}
+    defaults: ClassVar[dict[str, Any]] = {"momentum": 0.9}
 
     def num_params(self, layer, shape):
         return 4 * shape[-1]  # gamma, beta and the two moving statistics
@@ -330,7 +337,7 @@ class Cell(LayerKind):
     """A DARTS cell, expanded into plain Keras layers by `keras_nas.supernet.derived`."""
 
     name = "cell"
-    defaults = {"reduction": False, "input0": 2, "keep": 2}
+    defaults: ClassVar[dict[str, Any]] = {"reduction": False, "input0": 2, "keep": 2}
     numeric = ("filters",)
     categorical = ("gene", "concat", "reduction")
 

@@ -52,10 +52,11 @@ class MorphismTuner(NASTuner):
         problem = checkpoints.problem(checkpoint)
         if problem is not None:
             # Unverified weights would start the child from an unknown function: no inheritance instead.
-            warnings.warn(f"Trial trains from scratch: the checkpoint {checkpoint} of its parent trial {parent_id} "
-                          f"{problem}.")
-            self._inheritance = {"parent": parent_id, "inherited": False,
-                                 "error": f"parent checkpoint {problem}"[:300]}
+            warnings.warn(
+                f"Trial trains from scratch: the checkpoint {checkpoint} of its parent trial {parent_id} {problem}.",
+                stacklevel=2,
+            )
+            self._inheritance = {"parent": parent_id, "inherited": False, "error": f"parent checkpoint {problem}"[:300]}
             return model
         space = self.hypermodel
         parent_hp = self.oracle.get_trial(parent_id).hyperparameters
@@ -66,11 +67,14 @@ class MorphismTuner(NASTuner):
             parent_model.load_weights(checkpoint)
         chain = [morphisms.Move.from_dict(m) for m in json.loads(moves)]
         try:
-            morphisms.inherit(parent_model, parent_architecture, chain, model, space.input_shape, space.head,
-                              seed=self.seed)
+            morphisms.inherit(
+                parent_model, parent_architecture, chain, model, space.input_shape, space.head, seed=self.seed
+            )
         except ValueError as error:
             # A move the weights cannot follow costs the head start, not the trial: rebuild from scratch.
-            warnings.warn(f"Trial trains from scratch: its parent's weights could not be carried over ({error}).")
+            warnings.warn(
+                f"Trial trains from scratch: its parent's weights could not be carried over ({error}).", stacklevel=2
+            )
             self._inheritance = {"parent": parent_id, "inherited": False, "error": str(error)[:300]}
             return super()._build_hypermodel(hp)
         self._inheritance = {"parent": parent_id, "inherited": True, "moves": len(chain)}

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -56,12 +57,16 @@ class Move:
             raise ValueError(f"Unknown morphism {self.kind!r}; known: {KINDS}.")
 
     def to_dict(self) -> dict[str, Any]:
-        keys = {"deeper": ("node",), "wider": ("layer", "width"), "add_skip": ("source", "target"),
-                "concat_skip": ("source", "target")}[self.kind]
+        keys = {
+            "deeper": ("node",),
+            "wider": ("layer", "width"),
+            "add_skip": ("source", "target"),
+            "concat_skip": ("source", "target"),
+        }[self.kind]
         return {"kind": self.kind, **{key: getattr(self, key) for key in keys}}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Move":
+    def from_dict(cls, data: dict[str, Any]) -> Move:
         return cls(**data)
 
 
@@ -149,8 +154,9 @@ def apply(architecture: Architecture, move: Move, input_shape: Iterable[int]) ->
     return child
 
 
-def candidates(architecture: Architecture, input_shape: Iterable[int], max_width: int = 1024,
-               validate: bool = True) -> list[Move]:
+def candidates(
+    architecture: Architecture, input_shape: Iterable[int], max_width: int = 1024, validate: bool = True
+) -> list[Move]:
     """Every valid move: deeper at each node, doubling each width (up to max_width), each new skip.
 
     With `validate=False` the moves are only proposed (cheap); `apply` may still refuse some.
@@ -217,8 +223,15 @@ def _consumer_name(architecture: Architecture, node: int) -> tuple[str, Layer | 
     return f"{architecture.layers[index].kind}_{index}", architecture.layers[index]
 
 
-def _remap_input(weights: list[np.ndarray], layer: Layer | None, positions: int, channels: int,
-                 sources: np.ndarray, scale: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+def _remap_input(
+    weights: list[np.ndarray],
+    layer: Layer | None,
+    positions: int,
+    channels: int,
+    sources: np.ndarray,
+    scale: np.ndarray,
+    rng: np.random.Generator,
+) -> list[np.ndarray]:
     """The consumer's weights when its input channel c' reads old channel sources[c'] scaled by scale[c']
     (source -1: a new channel whose weights are zero)."""
     weights = [w.copy() for w in weights]
@@ -229,8 +242,7 @@ def _remap_input(weights: list[np.ndarray], layer: Layer | None, positions: int,
         blocks = kernel.reshape(positions, channels, -1)
     else:
         blocks = kernel  # conv: (..., in_channels, out_channels)
-    gathered = np.take(blocks, np.maximum(sources, 0), axis=-2) * scale.reshape(
-        (1,) * (blocks.ndim - 2) + (-1, 1))
+    gathered = np.take(blocks, np.maximum(sources, 0), axis=-2) * scale.reshape((1,) * (blocks.ndim - 2) + (-1, 1))
     gathered[..., sources < 0, :] = 0.0
     # a zero-sum perturbation within each group of copies breaks their symmetry and keeps the sum
     for old in np.unique(sources[sources >= 0]):
@@ -248,8 +260,7 @@ def _remap_input(weights: list[np.ndarray], layer: Layer | None, positions: int,
     return weights
 
 
-def _extend_channel_wise(weights: dict, architecture: Architecture, first: int, last: int,
-                         sources: np.ndarray) -> None:
+def _extend_channel_wise(weights: dict, architecture: Architecture, first: int, last: int, sources: np.ndarray) -> None:
     """Batch-norm layers in [first, last) get parameters for the new channels (copies, or an identity)."""
     for index in range(first, last):
         if architecture.layers[index].kind == "batch_norm":
@@ -257,13 +268,19 @@ def _extend_channel_wise(weights: dict, architecture: Architecture, first: int, 
             gamma, beta, mean, variance = weights[name]
             fresh = sources < 0
             picked = [np.take(v, np.maximum(sources, 0)) for v in (gamma, beta, mean, variance)]
-            for values, default in zip(picked, (1.0, 0.0, 0.0, 1.0)):
+            for values, default in zip(picked, (1.0, 0.0, 0.0, 1.0), strict=True):
                 values[fresh] = default
             weights[name] = picked
 
 
-def transfer(weights: dict[str, list[np.ndarray]], architecture: Architecture, move: Move,
-             input_shape: Iterable[int], head: Head | None, rng: np.random.Generator) -> dict[str, list[np.ndarray]]:
+def transfer(
+    weights: dict[str, list[np.ndarray]],
+    architecture: Architecture,
+    move: Move,
+    input_shape: Iterable[int],
+    head: Head | None,
+    rng: np.random.Generator,
+) -> dict[str, list[np.ndarray]]:
     """The child's weights after `move`, computing the parent's function before any training."""
     input_shape = tuple(input_shape)
     layout = building.plan(architecture, input_shape)
@@ -275,16 +292,22 @@ def transfer(weights: dict[str, list[np.ndarray]], architecture: Architecture, m
         if len(shape) == 1:
             renamed[f"dense_{move.node}"] = [np.eye(channels, dtype=np.float32), np.zeros(channels, np.float32)]
         else:
-            renamed[f"conv_{move.node}"] = [_identity_kernel(3, channels, len(shape) - 1),
-                                            np.zeros(channels, np.float32)]
+            renamed[f"conv_{move.node}"] = [
+                _identity_kernel(3, channels, len(shape) - 1),
+                np.zeros(channels, np.float32),
+            ]
         return renamed
     if move.kind == "add_skip":
         target_channels = building.plan(apply(architecture, move, input_shape), input_shape).alignments[
-            Skip(move.source, move.target, "add")]
+            Skip(move.source, move.target, "add")
+        ]
         source_channels = layout.shapes[move.source][-1]
         rank = len(layout.shapes[move.source]) - 1
-        shape = (source_channels, target_channels.channels) if rank == 0 else \
-            (1,) * rank + (source_channels, target_channels.channels)
+        shape = (
+            (source_channels, target_channels.channels)
+            if rank == 0
+            else (1,) * rank + (source_channels, target_channels.channels)
+        )
         weights[f"skip_{move.source}_{move.target}_proj"] = [np.zeros(shape, np.float32)]
         return weights
 
@@ -322,13 +345,21 @@ def transfer(weights: dict[str, list[np.ndarray]], architecture: Architecture, m
     else:
         positions = 1  # a convolution, a dense layer on the last axis, or a pooled head
     channels = old
-    weights[consumer_name] = _remap_input(weights[consumer_name], consumer_layer, positions, channels,
-                                          sources, scale, rng)
+    weights[consumer_name] = _remap_input(
+        weights[consumer_name], consumer_layer, positions, channels, sources, scale, rng
+    )
     return weights
 
 
-def inherit(parent_model, parent: Architecture, moves: Iterable[Move], child_model, input_shape: Iterable[int],
-            head: Head | None, seed: int | None = None) -> Architecture:
+def inherit(
+    parent_model,
+    parent: Architecture,
+    moves: Iterable[Move],
+    child_model,
+    input_shape: Iterable[int],
+    head: Head | None,
+    seed: int | None = None,
+) -> Architecture:
     """Loads into `child_model` the parent's trained weights carried through `moves`; returns the child's
     architecture (which must be the one `child_model` was built from)."""
     rng = np.random.default_rng(seed)

@@ -95,8 +95,9 @@ def _entries(project: str) -> list[str]:
 
 
 def _holds_search(names: list[str]) -> bool:
-    return ORACLE_FILE in names or any(n.startswith("trial_") or (n.startswith("tuner") and n.endswith(".json"))
-                                       for n in names)
+    return ORACLE_FILE in names or any(
+        n.startswith("trial_") or (n.startswith("tuner") and n.endswith(".json")) for n in names
+    )
 
 
 def _created_by_keras_nas(directory: str, project: str) -> bool:
@@ -411,13 +412,13 @@ def _check_trials(project: str) -> dict[str, dict[str, Any]]:
             continue
         state = _load(path, relative)
         _check_schema(state, _TRIAL_SCHEMA, relative)
-        if state["trial_id"] != name[len("trial_"):]:
+        if state["trial_id"] != name[len("trial_") :]:
             raise _Damaged(relative, f"names trial {state['trial_id']!r}, but it lies in {name}/")
         build_config = os.path.join(folder, BUILD_CONFIG)
         # Written in place by keras-tuner during a trial: only a finished trial's must be whole.
-        if state["status"] == "COMPLETED" and os.path.exists(build_config):
-            if not isinstance(_load(build_config, f"{name}/{BUILD_CONFIG}"), dict):
-                raise _Damaged(f"{name}/{BUILD_CONFIG}", "is not a JSON object")
+        completed = state["status"] == "COMPLETED" and os.path.exists(build_config)
+        if completed and not isinstance(_load(build_config, f"{name}/{BUILD_CONFIG}"), dict):
+            raise _Damaged(f"{name}/{BUILD_CONFIG}", "is not a JSON object")
         trials[state["trial_id"]] = state
     return trials
 
@@ -469,8 +470,11 @@ def check_readable(directory: str, project_name: str) -> None:
             oracle_name = fingerprint.get("oracle") if isinstance(fingerprint, dict) else None
         tuner_file = _tuner_file()
         for name in _entries(project):  # other tuners' files (distributed workers): readable at least
-            if name.endswith(".json") and name not in (tuner_file, FINGERPRINT) and os.path.isfile(
-                    os.path.join(project, name)):
+            if (
+                name.endswith(".json")
+                and name not in (tuner_file, FINGERPRINT)
+                and os.path.isfile(os.path.join(project, name))
+            ):
                 _load(os.path.join(project, name), name)
         trials = _check_trials(project)
         tuner_path = os.path.join(project, tuner_file)

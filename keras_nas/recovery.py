@@ -32,7 +32,7 @@ from keras_nas import atomic
 
 TRIAL_FILE = "trial.json"
 
-_durable: "weakref.WeakSet[keras_tuner.Oracle]" = weakref.WeakSet()  # the oracles NASTuner runs
+_durable: weakref.WeakSet[keras_tuner.Oracle] = weakref.WeakSet()  # the oracles NASTuner runs
 _stock_writers: dict[str, Any] = {}
 
 

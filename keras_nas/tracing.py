@@ -20,6 +20,8 @@ True
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 from keras import ops
 
@@ -66,9 +68,8 @@ def release_traced_functions(model: keras.Model) -> None:
     """
     if keras.backend.backend() != "tensorflow":
         return
-    from tensorflow.python.framework import func_graph  # TensorFlow's own tool for this, used by tf.function
-
     import tensorflow as tf
+    from tensorflow.python.framework import func_graph  # TensorFlow's own tool for this, used by tf.function
 
     pending = [getattr(model, name, None) for name in ("train_function", "test_function", "predict_function")]
     seen: set[int] = set()
@@ -82,10 +83,8 @@ def release_traced_functions(model: keras.Model) -> None:
             graphs += [concrete.graph for concrete in function._list_all_concrete_functions()]
             function = function.python_function
         for cell in getattr(function, "__closure__", None) or ():
-            try:
+            with contextlib.suppress(ValueError):  # an empty cell has no contents
                 pending.append(cell.cell_contents)
-            except ValueError:  # an empty cell
-                pass
     for name in ("train_function", "test_function", "predict_function"):
         if hasattr(model, name):
             setattr(model, name, None)

@@ -35,6 +35,7 @@ runs twice.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import numbers
 import os
@@ -99,7 +100,7 @@ class _Pickler(pickle.Pickler):
     """Pickles as usual but refuses what the child could not import: classes and functions of `__main__`."""
 
     def reducer_override(self, obj):
-        owner = obj if isinstance(obj, type) or callable(obj) and hasattr(obj, "__qualname__") else type(obj)
+        owner = obj if isinstance(obj, type) or (callable(obj) and hasattr(obj, "__qualname__")) else type(obj)
         if getattr(owner, "__module__", None) == "__main__":
             raise NotTransferable(
                 f"{getattr(owner, '__qualname__', owner)!s} is defined in __main__ (a notebook or a script's top "
@@ -128,14 +129,16 @@ def blueprint(tuner: Any, fit_args: tuple, fit_kwargs: dict) -> bytes:
     import keras
 
     state = {name: value for name, value in vars(tuner).items() if name not in _NOT_SENT}
-    return _dumps({
-        "tuner_class": type(tuner),
-        "tuner_state": state,
-        "objective": tuner.oracle.objective,
-        "fit_args": fit_args,
-        "fit_kwargs": fit_kwargs,
-        "dtype_policy": keras.config.dtype_policy().name,
-    })
+    return _dumps(
+        {
+            "tuner_class": type(tuner),
+            "tuner_state": state,
+            "objective": tuner.oracle.objective,
+            "fit_args": fit_args,
+            "fit_kwargs": fit_kwargs,
+            "dtype_policy": keras.config.dtype_policy().name,
+        }
+    )
 
 
 class TrialProcess:
@@ -182,18 +185,18 @@ class TrialProcess:
         accepted: list[Connection] = []
 
         def accept() -> None:
-            try:
+            with contextlib.suppress(OSError):  # the listener was closed: the child never came
                 accepted.append(listener.accept())
-            except OSError:  # the listener was closed: the child never came
-                pass
 
         thread = threading.Thread(target=accept, daemon=True)
         thread.start()
         deadline = time.monotonic() + START_TIMEOUT
         while not accepted:
             if self.process.poll() is not None:
-                raise RuntimeError(f"The trial process ended as it started (exit code {self.process.returncode}); "
-                                   "its output above says why.")
+                raise RuntimeError(
+                    f"The trial process ended as it started (exit code {self.process.returncode}); "
+                    "its output above says why."
+                )
             if time.monotonic() > deadline:
                 raise RuntimeError(f"The trial process did not start within {START_TIMEOUT:.0f} s.")
             thread.join(0.05)
@@ -236,7 +239,9 @@ class TrialProcess:
         if reply[0] == "done":
             return _histories(reply[1]), reply[2]
         _, kind, text, record, _, _ = reply
-        error = {"fatal": keras_tuner.errors.FatalError, "failed": keras_tuner.errors.FailedTrialError}.get(kind, TrialError)
+        error = {"fatal": keras_tuner.errors.FatalError, "failed": keras_tuner.errors.FailedTrialError}.get(
+            kind, TrialError
+        )
         exception = error(text)
         exception.record = record
         raise exception
@@ -253,15 +258,11 @@ class TrialProcess:
         """Stops the child (politely, then by force) and waits for it."""
         connection = getattr(self, "connection", None)
         if connection is not None:
-            try:
+            with contextlib.suppress(OSError):
                 connection.send(("stop",))
-            except OSError:
-                pass
             connection.close()
-        try:
+        with contextlib.suppress(OSError):
             self.process.stdin.close()
-        except OSError:
-            pass
         try:
             self.process.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -352,13 +353,33 @@ def _serve(connection: Connection) -> None:
         try:
             results = tuner.run_trial_here(trial, *fit_args, **fit_kwargs)
         except Exception as error:
-            kind = ("fatal" if isinstance(error, keras_tuner.errors.FatalError)
-                    else "failed" if isinstance(error, keras_tuner.errors.FailedTrialError) else "error")
-            connection.send(("failed", kind, traceback.format_exc(), tuner.records.get(trial.trial_id),
-                             _resident_mib(), trial.hyperparameters.get_config()))
+            kind = (
+                "fatal"
+                if isinstance(error, keras_tuner.errors.FatalError)
+                else "failed"
+                if isinstance(error, keras_tuner.errors.FailedTrialError)
+                else "error"
+            )
+            connection.send(
+                (
+                    "failed",
+                    kind,
+                    traceback.format_exc(),
+                    tuner.records.get(trial.trial_id),
+                    _resident_mib(),
+                    trial.hyperparameters.get_config(),
+                )
+            )
             continue
-        connection.send(("done", _sendable(results), tuner.records.get(trial.trial_id), _resident_mib(),
-                         trial.hyperparameters.get_config()))
+        connection.send(
+            (
+                "done",
+                _sendable(results),
+                tuner.records.get(trial.trial_id),
+                _resident_mib(),
+                trial.hyperparameters.get_config(),
+            )
+        )
 
 
 def _resident_mib() -> float | None:
@@ -373,11 +394,8 @@ def _resident_mib() -> float | None:
 def main(argv: list[str]) -> None:
     authkey = bytes.fromhex(sys.stdin.buffer.readline().decode().strip())
     threading.Thread(target=_exit_with_parent, daemon=True).start()
-    with Client((argv[0], int(argv[1])), authkey=authkey) as connection:
-        try:
-            _serve(connection)
-        except EOFError:  # the parent went away between messages
-            pass
+    # EOFError: the parent went away between messages.
+    with Client((argv[0], int(argv[1])), authkey=authkey) as connection, contextlib.suppress(EOFError):
+        _serve(connection)
     sys.stdout.flush()
     os._exit(0)  # skips interpreter teardown, which can take seconds with TensorFlow loaded
-

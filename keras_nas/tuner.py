@@ -211,7 +211,8 @@ class NASTuner(keras_tuner.Tuner):
                 # Unverified weights could be anything: a fresh start is slower but never silently wrong.
                 warnings.warn(
                     f"This Hyperband trial trains from scratch: the checkpoint {checkpoint} of its parent "
-                    f"trial {parent} {problem}."
+                    f"trial {parent} {problem}.",
+                    stacklevel=2,
                 )
         if self._examples is not None:
             # Optimizer, loss and metric state made now, so that `fit` traces its step once (not twice, which
@@ -355,7 +356,8 @@ class NASTuner(keras_tuner.Tuner):
 
     # -- results ---------------------------------------------------------
     def leaderboard(self) -> list[dict[str, Any]]:
-        """Every trial, best first: id, status, score, hyperparameters, architecture, params, epochs, seconds, message."""
+        """Every trial, best first: id, status, score, hyperparameters, architecture, params, epochs, seconds,
+        message."""
         rows = []
         for trial_id, trial in self._trials().items():
             record = self.records.get(trial_id, {})

@@ -20,12 +20,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from keras_nas import data, export, oracles, project, spaces, trial_process
-from keras_nas.oracles.morphism import MorphismOracle
-from keras_nas.tracing import build_compiled_state
 from keras_nas.architecture import Head
 from keras_nas.estimators import pickling
 from keras_nas.estimators.one_shot import OneShotMixin
 from keras_nas.morphism_tuner import MorphismTuner
+from keras_nas.oracles.morphism import MorphismOracle
+from keras_nas.tracing import build_compiled_state
 from keras_nas.tuner import NASTuner
 
 REFITS = ("warm", "scratch", True, False)
@@ -224,7 +224,8 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
             )
         if not isinstance(self.search_space, (str, keras_tuner.HyperModel)) and not callable(self.search_space):
             raise ValueError(
-                f"search_space must be a name, a keras_tuner.HyperModel or a build function; received {self.search_space!r}."
+                "search_space must be a name, a keras_tuner.HyperModel or a build function; received "
+                f"{self.search_space!r}."
             )
         if self.seed is not None and (
             isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < 2**32
@@ -493,7 +494,7 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
                 callbacks=list(self.callbacks or []),
                 verbose=1 if self.verbose >= 2 else 0,
             )
-        except RuntimeError as error:  # keras-tuner gives up after consecutive failed trials
+        except RuntimeError:  # keras-tuner gives up after consecutive failed trials
             if not self._completed_trials():
                 raise RuntimeError(self._no_trial_completed()) from None
             warnings.warn(
@@ -591,7 +592,9 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
         x, y = self._read_xy(x, y)
         y = self._encode_targets(y)
         data.check_lengths(x, y)
-        results = self.best_model_.evaluate(x, y, batch_size=max(int(self.batch_size), 256), verbose=0, return_dict=True)
+        results = self.best_model_.evaluate(
+            x, y, batch_size=max(int(self.batch_size), 256), verbose=0, return_dict=True
+        )
         return {k: float(v) for k, v in results.items()}
 
     def export(self, path: str, format: str = "saved_model") -> str:

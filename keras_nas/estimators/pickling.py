@@ -75,5 +75,7 @@ def estimator_state(state: dict[str, Any]) -> dict[str, Any]:
 
 def restored_state(state: dict[str, Any]) -> dict[str, Any]:
     """The estimator's `__dict__` from its pickled form."""
-    return {name: value.restore() if isinstance(value, (_OracleState, _ModelBytes)) else value
-            for name, value in state.items()}
+    return {
+        name: value.restore() if isinstance(value, (_OracleState, _ModelBytes)) else value
+        for name, value in state.items()
+    }

@@ -59,16 +59,16 @@ def get_oracle(
             seed=_oracle_seed(seed),
         )
     if oracle == "random":
-        return keras_tuner.oracles.RandomSearchOracle(objective=objective, max_trials=max_trials, seed=_oracle_seed(seed))
+        return keras_tuner.oracles.RandomSearchOracle(
+            objective=objective, max_trials=max_trials, seed=_oracle_seed(seed)
+        )
     if oracle == "hyperband":
         hyperband = keras_tuner.oracles.HyperbandOracle(
             objective=objective, max_epochs=max(int(epochs), 2), factor=3, seed=_oracle_seed(seed)
         )
         hyperband.max_trials = max_trials
         return hyperband
-    raise ValueError(
-        f"Unknown oracle {oracle!r}; choose one of {list(ORACLES)} or pass a keras_tuner.Oracle instance."
-    )
+    raise ValueError(f"Unknown oracle {oracle!r}; choose one of {list(ORACLES)} or pass a keras_tuner.Oracle instance.")
 
 
 __all__ = ["ORACLES", "MorphismOracle", "get_oracle", "num_initial_points"]

@@ -72,9 +72,21 @@ class MorphismOracle(keras_tuner.Oracle):
         **kwargs: Passed to `keras_tuner.Oracle`.
     """
 
-    def __init__(self, objective=None, max_trials=10, hypermodel=None, num_initial_points=None, beta=2.5,
-                 skip_weight=1.0, max_params=None, children=8, proposal_seconds=None, min_expansions=2, seed=None,
-                 **kwargs):
+    def __init__(
+        self,
+        objective=None,
+        max_trials=10,
+        hypermodel=None,
+        num_initial_points=None,
+        beta=2.5,
+        skip_weight=1.0,
+        max_params=None,
+        children=8,
+        proposal_seconds=None,
+        min_expansions=2,
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(objective=objective, max_trials=max_trials, seed=seed, **kwargs)
         self.hypermodel = hypermodel
         self.num_initial_points = num_initial_points
@@ -138,8 +150,9 @@ class MorphismOracle(keras_tuner.Oracle):
         return {"status": keras_tuner.engine.trial.TrialStatus.RUNNING, "values": values}
 
     def _completed(self):
-        return [t for t in self.trials.values() if t.status == "COMPLETED" and t.score is not None
-                and np.isfinite(t.score)]
+        return [
+            t for t in self.trials.values() if t.status == "COMPLETED" and t.score is not None and np.isfinite(t.score)
+        ]
 
     def _propose(self) -> dict[str, Any] | None:
         completed = self._completed()
@@ -176,8 +189,9 @@ class MorphismOracle(keras_tuner.Oracle):
         """
         space = self.hypermodel
         by_kind: dict[str, list] = {}
-        for move in morphisms.candidates(architecture, space.input_shape, getattr(space, "max_width", 1024),
-                                         validate=False):
+        for move in morphisms.candidates(
+            architecture, space.input_shape, getattr(space, "max_width", 1024), validate=False
+        ):
             by_kind.setdefault(move.kind, []).append(move)
         found = []
         while by_kind and len(found) < count:
@@ -210,14 +224,15 @@ class MorphismOracle(keras_tuner.Oracle):
         seen = set(architectures)
         bound = self._time_bound()
         expansions = 0
-        queue = [(-sign * score, index, trial.trial_id, [], arch)
-                 for index, (trial, arch, score) in enumerate(zip(completed, architectures, scores))]
+        queue = [
+            (-sign * score, index, trial.trial_id, [], arch)
+            for index, (trial, arch, score) in enumerate(zip(completed, architectures, scores, strict=True))
+        ]
         heapq.heapify(queue)
         counter = len(queue)
         best = None  # (acquisition, parent trial id, moves, architecture)
         temperature, pops = 1.0, 0
-        while queue and temperature > 1e-4 and (expansions < self.min_expansions
-                                                  or time.monotonic() - started < bound):
+        while queue and temperature > 1e-4 and (expansions < self.min_expansions or time.monotonic() - started < bound):
             key, _, parent_id, moves, architecture = heapq.heappop(queue)
             pops += 1
             value = -key
@@ -235,14 +250,19 @@ class MorphismOracle(keras_tuner.Oracle):
                 continue
             mean, std = gp.predict([c[1] for c in candidates])
             acquisition = upper_confidence_bound(mean, std, self.beta, self._direction())
-            for (child_moves, child, *rest), score in zip(candidates, acquisition):
+            for (child_moves, child, *rest), score in zip(candidates, acquisition, strict=True):
                 seen.add(child)
                 counter += 1
                 heapq.heappush(queue, (-score, counter, parent_id, child_moves, child))
                 if best is None or score > best[0]:
                     best = (float(score), parent_id, child_moves, child, rest[0] if rest else None)
-        self.proposal_log.append({"pops": pops, "seconds": round(time.monotonic() - started, 4),
-                                  "acquisition": None if best is None else best[0]})
+        self.proposal_log.append(
+            {
+                "pops": pops,
+                "seconds": round(time.monotonic() - started, 4),
+                "acquisition": None if best is None else best[0],
+            }
+        )
         if best is None:
             return self._random_values()
         _, parent_id, moves, child, mutant_values = best
@@ -276,7 +296,9 @@ class MorphismOracle(keras_tuner.Oracle):
     def _mutate(self, values: dict[str, Any], rng: np.random.Generator) -> dict[str, Any] | None:
         hp = self.get_space()
         hp.values.update({k: v for k, v in values.items() if k not in _LINEAGE})
-        tunable = [h for h in hp.space if hp.is_active(h) and not isinstance(h, keras_tuner.engine.hyperparameters.Fixed)]
+        tunable = [
+            h for h in hp.space if hp.is_active(h) and not isinstance(h, keras_tuner.engine.hyperparameters.Fixed)
+        ]
         if not tunable:
             return None
         chosen = tunable[int(rng.integers(len(tunable)))]
@@ -306,7 +328,7 @@ class MorphismOracle(keras_tuner.Oracle):
         space = self.get_space()
         features = np.array([[hyperparameter_distance(a, b, space) for b in values] for a in values + candidates])
         features /= math.sqrt(len(values))
-        train, test = features[: len(values)], features[len(values):]
+        train, test = features[: len(values)], features[len(values) :]
         spread = np.median(np.abs(train[:, None] - train[None]).sum(-1)) or 1.0
         mean, scale = scores.mean(), scores.std() or 1.0
         factor, _ = stable_cholesky(rbf(train, train, spread, 1.0) + 1e-2 * np.eye(len(values)))
@@ -324,8 +346,12 @@ class MorphismOracle(keras_tuner.Oracle):
 
     # -- state ---------------------------------------------------------------
     def get_state(self):
-        return {**super().get_state(), "proposal_log": self.proposal_log[-200:],
-                "trial_seconds": self.trial_seconds, "proposed_at": self._proposed_at}
+        return {
+            **super().get_state(),
+            "proposal_log": self.proposal_log[-200:],
+            "trial_seconds": self.trial_seconds,
+            "proposed_at": self._proposed_at,
+        }
 
     def set_state(self, state):
         super().set_state(state)
@@ -357,4 +383,4 @@ def hyperparameter_distance(a: dict[str, Any], b: dict[str, Any], space: keras_t
     return total
 
 
-__all__ = ["MorphismOracle", "hyperparameter_distance", "PARENT", "MOVES"]
+__all__ = ["MOVES", "PARENT", "MorphismOracle", "hyperparameter_distance"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from keras_nas.spaces.base import SearchSpace
 from keras_nas.spaces.conv import ConvSpace
@@ -21,11 +21,15 @@ def get_space(name: str, input_shape: Sequence[int], grow: bool = False) -> Sear
     rank = len(tuple(input_shape))
     if name == "auto":
         if rank not in (1, 2, 3):
-            raise ValueError(f"search_space='auto' needs examples of rank 1, 2 or 3; received shape {tuple(input_shape)}.")
+            raise ValueError(
+                f"search_space='auto' needs examples of rank 1, 2 or 3; received shape {tuple(input_shape)}."
+            )
         name = "morphism" if grow else "dense" if rank == 1 else "conv"
     if name not in SPACES:
-        raise ValueError(f"Unknown search_space {name!r}; choose 'auto', one of {sorted(SPACES)}, a HyperModel or a build function.")
+        raise ValueError(
+            f"Unknown search_space {name!r}; choose 'auto', one of {sorted(SPACES)}, a HyperModel or a build function."
+        )
     return SPACES[name]()
 
 
-__all__ = ["SearchSpace", "DenseSpace", "ConvSpace", "MorphismSpace", "get_space"]
+__all__ = ["ConvSpace", "DenseSpace", "MorphismSpace", "SearchSpace", "get_space"]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import keras_tuner
@@ -78,7 +79,7 @@ class SearchSpace(keras_tuner.HyperModel, abc.ABC):
         return {"optimizers": list(self.optimizers), "learning_rate": self.learning_rate}
 
     # -- shared machinery ----------------------------------------------
-    def configure(self, input_shape: Sequence[int], head: Head) -> "SearchSpace":
+    def configure(self, input_shape: Sequence[int], head: Head) -> SearchSpace:
         """Returns a copy set up for this data's input shape and head."""
         if not self.accepts(input_shape):
             raise ValueError(f"{type(self).__name__} cannot build networks for inputs of shape {tuple(input_shape)}.")

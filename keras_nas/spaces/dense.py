@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras_tuner
 
@@ -61,7 +62,11 @@ class DenseSpace(SearchSpace):
                 units = hp.Choice(f"units_{index}", list(self.units), default=default_units)
             start = len(layers)
             if batch_norm:
-                layers += [Layer.of("dense", units=units), Layer.of("batch_norm"), Layer.of("activation", activation="relu")]
+                layers += [
+                    Layer.of("dense", units=units),
+                    Layer.of("batch_norm"),
+                    Layer.of("activation", activation="relu"),
+                ]
             else:
                 layers.append(Layer.of("dense", units=units, activation="relu"))
             if residual and index > 0:

@@ -29,13 +29,21 @@ def seed_architecture(input_shape) -> Architecture:
     with it 0.96-0.97.
     """
     if len(tuple(input_shape)) == 1:
-        return Architecture([Layer.of("dense", units=64, activation="relu"), Layer.of("dense", units=64, activation="relu")])
+        return Architecture(
+            [Layer.of("dense", units=64, activation="relu"), Layer.of("dense", units=64, activation="relu")]
+        )
     layers = []
     for _ in range(3):
-        layers += [Layer.of("conv", filters=64), Layer.of("batch_norm"), Layer.of("activation", activation="relu"),
-                   Layer.of("pool")]
-    return Architecture(layers + [Layer.of("global_pool"), Layer.of("dropout", rate=0.25),
-                                  Layer.of("dense", units=64, activation="relu")])
+        layers += [
+            Layer.of("conv", filters=64),
+            Layer.of("batch_norm"),
+            Layer.of("activation", activation="relu"),
+            Layer.of("pool"),
+        ]
+    return Architecture(
+        layers
+        + [Layer.of("global_pool"), Layer.of("dropout", rate=0.25), Layer.of("dense", units=64, activation="relu")]
+    )
 
 
 class MorphismSpace(SearchSpace):
@@ -52,8 +60,14 @@ class MorphismSpace(SearchSpace):
         **kwargs: Passed to `SearchSpace` (input_shape, head, optimizers, learning_rate).
     """
 
-    def __init__(self, seed: Architecture | dict | None = None, max_layers: int = 40, max_width: int = 256,
-                 max_params: int | None = 1_000_000, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        seed: Architecture | dict | None = None,
+        max_layers: int = 40,
+        max_width: int = 256,
+        max_params: int | None = 1_000_000,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.seed = Architecture.from_dict(seed) if isinstance(seed, dict) else seed
         self.max_layers = int(max_layers)
@@ -62,8 +76,13 @@ class MorphismSpace(SearchSpace):
 
     def get_config(self):
         seed = None if self.seed is None else self.seed.to_dict()
-        return {**super().get_config(), "seed": seed, "max_layers": self.max_layers, "max_width": self.max_width,
-                "max_params": self.max_params}
+        return {
+            **super().get_config(),
+            "seed": seed,
+            "max_layers": self.max_layers,
+            "max_width": self.max_width,
+            "max_params": self.max_params,
+        }
 
     def accepts(self, input_shape):
         return len(tuple(input_shape)) in (1, 2, 3)

@@ -23,10 +23,13 @@
 from keras_nas.supernet.bilevel import BilevelModel, default_arch_optimizer, default_weight_optimizer
 from keras_nas.supernet.cell import DARTSCell, edge_inputs, num_edges
 from keras_nas.supernet.collapse import CollapseGuard, count_op
-from keras_nas.supernet.data import bilevel_dataset
 from keras_nas.supernet.controller import ENASController
+from keras_nas.supernet.data import bilevel_dataset
 from keras_nas.supernet.derived import factorized_reduce, genotype_architecture
 from keras_nas.supernet.enas import ENASCell, MacroChildModel, MicroChildModel, child_model
+
+# After `strategy`: registers "enas".
+from keras_nas.supernet.enas_search import ENASSearch, ENASStrategy, SharedWeightEvaluator
 from keras_nas.supernet.enas_spaces import MacroSpace, MicroSpace, make_space
 from keras_nas.supernet.gdas import GDASSearchModel, TemperatureSchedule, gumbel_hard_sample
 from keras_nas.supernet.genotype import Genotype, parse_cell
@@ -53,9 +56,6 @@ from keras_nas.supernet.strategy import (
     get_strategy,
     register_strategy,
 )
-
-# After `strategy`: registers "enas".
-from keras_nas.supernet.enas_search import ENASSearch, ENASStrategy, SharedWeightEvaluator  # noqa: E402
 
 __all__ = [
     "COMPACT_PRIMITIVES",
@@ -84,10 +84,10 @@ __all__ = [
     "OneShotStrategy",
     "PCDARTSSearchModel",
     "PCDARTSStrategy",
+    "SearchBatchNorm",
     "SharedWeightEvaluator",
     "SupernetStrategy",
     "TemperatureSchedule",
-    "SearchBatchNorm",
     "Zero",
     "bilevel_dataset",
     "build_op",

@@ -25,7 +25,7 @@ only (`tf.GradientTape`).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -57,7 +57,7 @@ def default_arch_optimizer(learning_rate: float = 3e-4) -> keras.optimizers.Opti
 def _filled(grads, variables):
     # A variable the loss does not reach (e.g. the α of a cell type the network lacks)
     # gets a zero gradient instead of Keras's per-step "Gradients do not exist" warning.
-    return [ops.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
+    return [ops.zeros_like(v) if g is None else g for g, v in zip(grads, variables, strict=True)]
 
 
 def _global_norm(tensors):
@@ -66,7 +66,7 @@ def _global_norm(tensors):
 
 def _axpy(scale, xs, ys):
     """[y + scale·x], with `scale` cast to each tensor's dtype."""
-    return [y + ops.cast(scale, y.dtype) * x for x, y in zip(xs, ys)]
+    return [y + ops.cast(scale, y.dtype) * x for x, y in zip(xs, ys, strict=True)]
 
 
 class BilevelModel(keras.Model):
@@ -215,7 +215,7 @@ class BilevelModel(keras.Model):
             # statistics, a sampler's seed) is put back: only training batches move it.
             state = [tf.identity(v.value) for v in self.non_trainable_variables]
             loss, grads, _ = self._loss_and_gradients(*val_batch)
-            for variable, value in zip(self.non_trainable_variables, state):
+            for variable, value in zip(self.non_trainable_variables, state, strict=True):
                 variable.assign(value)
             return self._select(grads, self.arch_variables), loss
         alphas = [tf.convert_to_tensor(a) for a in self.arch_variables]
@@ -244,8 +244,8 @@ class BilevelModel(keras.Model):
 
     def _trainable_values(self, weights: Sequence, alphas: Sequence) -> list:
         """Values for `trainable_variables`, in their order, from weight and α values."""
-        values = {id(v): t for v, t in zip(self.weight_variables, weights)}
-        values.update({id(v): t for v, t in zip(self._arch_weights, alphas)})
+        values = {id(v): t for v, t in zip(self.weight_variables, weights, strict=True)}
+        values.update({id(v): t for v, t in zip(self._arch_weights, alphas, strict=True)})
         return [values[id(v)] for v in self.trainable_variables]
 
     def _select(self, grads: Sequence, variables: Sequence) -> list:
@@ -289,7 +289,7 @@ class BilevelModel(keras.Model):
         plus, _ = self._alpha_gradients(_axpy(eps, vector, weights), alphas, *train_batch)
         minus, _ = self._alpha_gradients(_axpy(-eps, vector, weights), alphas, *train_batch)
         scale = -ops.cast(xi, "float32") / (2.0 * eps)
-        return _axpy(scale, [p - m for p, m in zip(plus, minus)], direct), val_loss
+        return _axpy(scale, [p - m for p, m in zip(plus, minus, strict=True)], direct), val_loss
 
     def _momentum_buffers(self):
         """(μ, buffers) of a momentum SGD built on `weight_variables`, else None.

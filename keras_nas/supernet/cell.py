@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 from keras import ops
@@ -91,7 +91,7 @@ class DARTSCell(keras.layers.Layer):
         self.preprocess0.build(s0_shape)
         self.preprocess1.build(s1_shape)
         spatial = tuple(s1_shape[1:-1])
-        for (_, j), edge in zip(edge_inputs(self.nodes), self.edges):
+        for (_, j), edge in zip(edge_inputs(self.nodes), self.edges, strict=True):
             edge.build((s1_shape[0], *(spatial if j < 2 else self._reduced(spatial)), self.channels))
 
     def _reduced(self, spatial):

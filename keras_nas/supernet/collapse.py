@@ -71,5 +71,5 @@ class CollapseGuard(keras.callbacks.Callback):
                 stacklevel=2,
             )
             return
-        for variable, value in zip(variables, self._last_good):
+        for variable, value in zip(variables, self._last_good, strict=True):
             variable.assign(value)

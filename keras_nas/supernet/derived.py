@@ -31,7 +31,8 @@ so they are deterministic.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 
@@ -253,8 +254,14 @@ def genotype_architecture(
             gene, concat = genotype.normal, genotype.normal_concat
         layers.append(
             Layer.of(
-                "cell", gene=gene, concat=concat, filters=width, reduction=reduction,
-                input0_channels=previous if index else current, input0=2 if index else 1, keep=keep,
+                "cell",
+                gene=gene,
+                concat=concat,
+                filters=width,
+                reduction=reduction,
+                input0_channels=previous if index else current,
+                input0=2 if index else 1,
+                keep=keep,
             )
         )
         previous, current = current, len(concat) * width

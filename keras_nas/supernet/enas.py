@@ -19,8 +19,8 @@ from keras import ops
 
 from keras_nas.architecture import Head
 from keras_nas.supernet.enas_spaces import MacroSpace, MicroSpace, Space
-from keras_nas.supernet.network import _stem
 from keras_nas.supernet.layers import SearchBatchNorm
+from keras_nas.supernet.network import _stem
 from keras_nas.supernet.ops import build_op
 
 
@@ -75,10 +75,7 @@ class MacroChildModel(_ChildModel):
         c, rank = space.channels, space.rank
         self.candidates = [[build_op(op, c, 1, rank) for op in space.ops] for _ in range(space.num_layers)]
         # Affine-free, like every search-time BN here: the derived network's BN after a layer has scale and offset.
-        self.merge_norms = [
-            SearchBatchNorm(name=f"merge_bn_{i}")
-            for i in range(1, space.num_layers)
-        ]
+        self.merge_norms = [SearchBatchNorm(name=f"merge_bn_{i}") for i in range(1, space.num_layers)]
         self.build((None, *space.input_shape))
 
     def build(self, input_shape):
@@ -128,8 +125,9 @@ class ENASCell(keras.layers.Layer):
         self.space, self.channels = space, int(channels)
         self.reduction, self.reduction_prev = bool(reduction), bool(reduction_prev)
         rank, project = space.rank, ("dense" if space.rank == 0 else "conv_1x1")
-        self.preprocess0 = build_op("skip_connect" if reduction_prev else project, channels, 2 if reduction_prev else 1,
-                                    rank)
+        self.preprocess0 = build_op(
+            "skip_connect" if reduction_prev else project, channels, 2 if reduction_prev else 1, rank
+        )
         self.preprocess1 = build_op(project, channels, 1, rank)
         self.slots = []
         for node in range(space.nodes):

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -41,7 +42,7 @@ def _objective(head: Head, y, y_pred):
 
 def _filled(grads, variables):
     # Ops a child did not use (an unread cell input, say) get zero gradients, not Keras's missing-gradient warning.
-    return [ops.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
+    return [ops.zeros_like(v) if g is None else g for g, v in zip(grads, variables, strict=True)]
 
 
 class SharedWeightEvaluator:
@@ -103,8 +104,10 @@ def _as_arrays(x, y, head: Head):
 
 
 def _specs(x, y):
-    return (tf.TensorSpec((None, *x.shape[1:]), tf.float32),
-            tf.TensorSpec((None, *y.shape[1:]), tf.int32 if y.dtype == np.int32 else tf.float32))
+    return (
+        tf.TensorSpec((None, *x.shape[1:]), tf.float32),
+        tf.TensorSpec((None, *y.shape[1:]), tf.int32 if y.dtype == np.int32 else tf.float32),
+    )
 
 
 class ENASSearch:
@@ -155,8 +158,12 @@ class ENASSearch:
     ):
         if not 0.0 <= float(baseline_decay) < 1.0:
             raise ValueError(f"baseline_decay must be in [0, 1); received baseline_decay={baseline_decay}.")
-        for name, value in (("entropy_weight", entropy_weight), ("skip_weight", skip_weight),
-                            ("weight_decay", weight_decay), ("controller_learning_rate", controller_learning_rate)):
+        for name, value in (
+            ("entropy_weight", entropy_weight),
+            ("skip_weight", skip_weight),
+            ("weight_decay", weight_decay),
+            ("controller_learning_rate", controller_learning_rate),
+        ):
             if not float(value) >= 0.0:
                 raise ValueError(f"{name} must be >= 0; received {name}={value}.")
         self.space, self.head = space, head
@@ -184,7 +191,8 @@ class ENASSearch:
             loss, reward = _objective(self.head, y, y_pred)
         grads = _filled(tape.gradient(loss, variables), variables)
         grads, _ = tf.clip_by_global_norm(grads, 5.0)
-        grads = [g + self.weight_decay * v for g, v in zip(grads, variables)]  # coupled L2, as ENAS's l2_reg
+        # Coupled L2, as ENAS's l2_reg.
+        grads = [g + self.weight_decay * v for g, v in zip(grads, variables, strict=True)]
         self.optimizer.apply(grads, variables)
         return loss, reward, arc
 
@@ -222,22 +230,36 @@ class ENASSearch:
             signature = [x_spec, y_spec]
             # No autograph: the steps hold no Python control flow on tensors (choices are
             # `ops.switch`es), and converting their source costs seconds per search.
-            self._steps = ((x_spec, y_spec),
-                           tf.function(self._weight_step, input_signature=signature, autograph=False),
-                           tf.function(self._controller_step, input_signature=signature, autograph=False))
+            self._steps = (
+                (x_spec, y_spec),
+                tf.function(self._weight_step, input_signature=signature, autograph=False),
+                tf.function(self._controller_step, input_signature=signature, autograph=False),
+            )
 
     # -- the loop ----------------------------------------------------------
-    def fit(self, x_train, y_train, x_val, y_val, epochs: int = 1, batch_size: int = 64,
-            controller_steps: int = 30, time_budget: float | None = None, verbose: int = 0,
-            seed: int | None = None) -> "ENASSearch":
+    def fit(
+        self,
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+        epochs: int = 1,
+        batch_size: int = 64,
+        controller_steps: int = 30,
+        time_budget: float | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+    ) -> ENASSearch:
         """Alternates weight passes and controller steps for `epochs` epochs (or until `time_budget` seconds)."""
         x_train, y_train = _as_arrays(x_train, y_train, self.head)
         x_val, y_val = _as_arrays(x_val, y_val, self.head)
         if not len(x_train) or not len(x_val):
             raise ValueError("ENAS needs training and validation examples; received an empty split.")
         if int(controller_steps) < 0 or int(epochs) < 1 or int(batch_size) < 1:
-            raise ValueError(f"Need epochs >= 1, batch_size >= 1 and controller_steps >= 0; received epochs={epochs}, "
-                             f"batch_size={batch_size}, controller_steps={controller_steps}.")
+            raise ValueError(
+                f"Need epochs >= 1, batch_size >= 1 and controller_steps >= 0; received epochs={epochs}, "
+                f"batch_size={batch_size}, controller_steps={controller_steps}."
+            )
         steps_per_epoch = math.ceil(len(x_train) / batch_size)
         self._compile(*_specs(x_train, y_train), decay_steps=int(epochs) * steps_per_epoch)
         _, weight_step, controller_step = self._steps
@@ -255,8 +277,9 @@ class ENASSearch:
             rewards = [[float(t) for t in controller_step(*next(val_batches))] for _ in range(int(controller_steps))]
             record = {"loss": np.mean([w[0] for w in weights]), "train_reward": np.mean([w[1] for w in weights])}
             names = ("controller_reward", "baseline", "entropy", "skip_density")
-            record.update({name: np.mean([r[k] for r in rewards]) if rewards else float("nan")
-                           for k, name in enumerate(names)})
+            record.update(
+                {name: np.mean([r[k] for r in rewards]) if rewards else float("nan") for k, name in enumerate(names)}
+            )
             for name, value in record.items():
                 self.history.setdefault(name, []).append(float(value))
             if verbose:
@@ -340,8 +363,14 @@ class ENASStrategy(OneShotStrategy):
 
     def make_space(self) -> Space:
         """The configured space for the configured input shape."""
-        return make_space(self.space, self.input_shape, num_layers=self.num_layers, channels=self.channels,
-                          nodes=self.nodes, ops=self.ops)
+        return make_space(
+            self.space,
+            self.input_shape,
+            num_layers=self.num_layers,
+            channels=self.channels,
+            nodes=self.nodes,
+            ops=self.ops,
+        )
 
     def search(self, x_train, y_train, x_val, y_val):
         if int(self.derive_samples) < 1:
@@ -352,9 +381,18 @@ class ENASStrategy(OneShotStrategy):
             search = ENASSearch(self.make_space(), self.head, seed=self.seed, **self.options)
         except TypeError as error:
             raise TypeError(f"Unknown ENASStrategy option among {sorted(self.options)}: {error}") from None
-        search.fit(x_train, y_train, x_val, y_val, epochs=self.epochs, batch_size=self.search_batch,
-                   controller_steps=self.controller_steps, time_budget=self.time_budget,
-                   verbose=int(self.verbose >= 2), seed=self.seed)
+        search.fit(
+            x_train,
+            y_train,
+            x_val,
+            y_val,
+            epochs=self.epochs,
+            batch_size=self.search_batch,
+            controller_steps=self.controller_steps,
+            time_budget=self.time_budget,
+            verbose=int(self.verbose >= 2),
+            seed=self.seed,
+        )
         self.search_, self.history_ = search, dict(search.history)
         self.arc_, score, self.samples_ = search.best_arc(x_val, y_val, self.derive_samples)
         self.score_ = score if self.head.task == "classification" else -score
@@ -366,9 +404,14 @@ class ENASStrategy(OneShotStrategy):
         return self.search_.space.to_architecture(self.arc_)
 
     def describe(self) -> dict[str, Any]:
-        description = {**super().describe(), "space": self.space, "controller_steps": self.controller_steps,
-                       "derive_samples": self.derive_samples, "search_batch_size": self.search_batch_size,
-                       **self.options}
+        description = {
+            **super().describe(),
+            "space": self.space,
+            "controller_steps": self.controller_steps,
+            "derive_samples": self.derive_samples,
+            "search_batch_size": self.search_batch_size,
+            **self.options,
+        }
         if hasattr(self, "arc_"):
             description.update(self.search_.space.describe())
             description["arc"] = [int(v) for v in self.arc_]

@@ -18,7 +18,7 @@ back (`arc_of`).
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -94,8 +94,13 @@ class MacroSpace:
                 f"reductions must be layer indices below num_layers={self.num_layers} (images and sequences only); "
                 f"received reductions={self.reductions}."
             )
-        for name, value in (("input_shape", shape), ("num_layers", int(self.num_layers)),
-                            ("channels", int(self.channels)), ("ops", ops), ("reductions", reductions)):
+        for name, value in (
+            ("input_shape", shape),
+            ("num_layers", int(self.num_layers)),
+            ("channels", int(self.channels)),
+            ("ops", ops),
+            ("reductions", reductions),
+        ):
             object.__setattr__(self, name, value)
 
     @property
@@ -128,8 +133,10 @@ class MacroSpace:
     def random_arc(self, seed: int | np.random.Generator | None = None) -> np.ndarray:
         """A child drawn uniformly from the space (ops uniform, skip bits fair coins): the random-search baseline."""
         rng = np.random.default_rng(seed)
-        return np.asarray([v for i in range(self.num_layers)
-                           for v in (rng.integers(len(self.ops)), *rng.integers(0, 2, i))], dtype="int64")
+        return np.asarray(
+            [v for i in range(self.num_layers) for v in (rng.integers(len(self.ops)), *rng.integers(0, 2, i))],
+            dtype="int64",
+        )
 
     def to_architecture(self, arc: Sequence[int]) -> Architecture:
         """The child as an `Architecture` (add skips into the node after each layer's op)."""
@@ -155,7 +162,7 @@ class MacroSpace:
         """The arc whose `to_architecture` is `architecture`; ValueError if it is no child of this space."""
         layers, position, arc, outputs = architecture.layers, 2, [], []
         for i in range(self.num_layers):
-            for index, op in enumerate(self.ops):
+            for index, op in enumerate(self.ops):  # noqa: B007 (index is read after the loop)
                 described = describe_op(op, self.channels, 1, self.rank)
                 if tuple(layers[position : position + len(described)]) == tuple(described):
                     break
@@ -176,8 +183,13 @@ class MacroSpace:
         return arc
 
     def describe(self) -> dict:
-        return {"space": self.kind, "num_layers": self.num_layers, "channels": self.channels,
-                "ops": list(self.ops), "reductions": list(self.reductions)}
+        return {
+            "space": self.kind,
+            "num_layers": self.num_layers,
+            "channels": self.channels,
+            "ops": list(self.ops),
+            "reductions": list(self.reductions),
+        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,8 +222,13 @@ class MicroSpace:
                 f"num_layers={self.num_layers}, nodes={self.nodes}, channels={self.channels}."
             )
         ops = _check_ops(self.ops or (TABULAR_ENAS_OPS if rank == 0 else MICRO_OPS), rank)
-        for name, value in (("input_shape", shape), ("num_layers", int(self.num_layers)),
-                            ("channels", int(self.channels)), ("ops", ops), ("nodes", int(self.nodes))):
+        for name, value in (
+            ("input_shape", shape),
+            ("num_layers", int(self.num_layers)),
+            ("channels", int(self.channels)),
+            ("ops", ops),
+            ("nodes", int(self.nodes)),
+        ):
             object.__setattr__(self, name, value)
 
     @property
@@ -239,7 +256,7 @@ class MicroSpace:
         for start in range(0, arc.size, 4):
             node = 2 + (start // 4) % self.nodes
             inputs, ops = arc[start : start + 4 : 2], arc[start + 1 : start + 4 : 2]
-            if not ((0 <= inputs) & (inputs < node)).all() or not ((0 <= ops) & (ops < len(self.ops))).all():
+            if not ((inputs >= 0) & (inputs < node)).all() or not ((ops >= 0) & (ops < len(self.ops))).all():
                 raise ValueError(f"Arc entries out of range (node {node} reads 0..{node - 1}): {arc.tolist()}.")
         return arc
 
@@ -247,7 +264,7 @@ class MicroSpace:
         arc = self.check_arc(arc)
 
         def gene(part):
-            return tuple((self.ops[o], int(j)) for j, o in zip(part[0::2], part[1::2]))
+            return tuple((self.ops[o], int(j)) for j, o in zip(part[0::2], part[1::2], strict=True))
 
         concat = tuple(range(2, 2 + self.nodes))
         size = 4 * self.nodes
@@ -258,20 +275,33 @@ class MicroSpace:
     def random_arc(self, seed: int | np.random.Generator | None = None) -> np.ndarray:
         """A child drawn uniformly from the space (inputs and ops uniform): the random-search baseline."""
         rng = np.random.default_rng(seed)
-        return np.asarray([v for _ in range(self.cell_types) for node in range(2, 2 + self.nodes) for _ in range(2)
-                           for v in (rng.integers(node), rng.integers(len(self.ops)))], dtype="int64")
+        return np.asarray(
+            [
+                v
+                for _ in range(self.cell_types)
+                for node in range(2, 2 + self.nodes)
+                for _ in range(2)
+                for v in (rng.integers(node), rng.integers(len(self.ops)))
+            ],
+            dtype="int64",
+        )
 
     def to_architecture(self, arc: Sequence[int]) -> Architecture:
         """The child as an `Architecture` of `cell` layers (see `keras_nas.supernet.derived`)."""
-        return genotype_architecture(self.genotype(arc), self.input_shape, self.channels, self.num_layers,
-                                     self.reductions, keep=2)
+        return genotype_architecture(
+            self.genotype(arc), self.input_shape, self.channels, self.num_layers, self.reductions, keep=2
+        )
 
     def arc_of(self, architecture: Architecture) -> np.ndarray:
         """The arc whose `to_architecture` is `architecture`; ValueError if it is no child of this space."""
         cells = {bool(layer.get("reduction", False)): layer for layer in architecture.layers if layer.kind == "cell"}
         try:
-            arc = [int(v) for reduce in (False, True)[: self.cell_types] for op, j in cells[reduce]["gene"]
-                   for v in (j, self.ops.index(op))]
+            arc = [
+                int(v)
+                for reduce in (False, True)[: self.cell_types]
+                for op, j in cells[reduce]["gene"]
+                for v in (j, self.ops.index(op))
+            ]
             arc = self.check_arc(arc)
             same = self.to_architecture(arc) == architecture
         except (KeyError, ValueError):
@@ -281,8 +311,13 @@ class MicroSpace:
         return np.asarray(arc, dtype="int64")
 
     def describe(self) -> dict:
-        return {"space": self.kind, "num_layers": self.num_layers, "channels": self.channels,
-                "ops": list(self.ops), "nodes": self.nodes}
+        return {
+            "space": self.kind,
+            "num_layers": self.num_layers,
+            "channels": self.channels,
+            "ops": list(self.ops),
+            "nodes": self.nodes,
+        }
 
 
 Space = MacroSpace | MicroSpace

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 from keras import ops
@@ -86,8 +86,11 @@ class GDASSearchModel(DARTSSearchModel):
         super()._create_arch_weights(reduces)
         # State must exist before `build`; the seed generator's state advances at every call, compiled or not.
         self.temperature = self.add_weight(
-            shape=(), initializer=keras.initializers.Constant(self.temperature_range[0]), trainable=False,
-            dtype="float32", name="temperature",
+            shape=(),
+            initializer=keras.initializers.Constant(self.temperature_range[0]),
+            trainable=False,
+            dtype="float32",
+            name="temperature",
         )
         self.sampler = keras.random.SeedGenerator(self.seed, name="gumbel")
 

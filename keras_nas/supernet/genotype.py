@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +75,7 @@ class Genotype:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Genotype":
+    def from_dict(cls, data: Mapping[str, Any]) -> Genotype:
         def gene(key):
             return tuple((str(op), int(j)) for op, j in data.get(key, ()))
 

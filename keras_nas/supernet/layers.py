@@ -156,7 +156,13 @@ class SearchBatchNorm(keras.layers.Layer):
         mean, variance = self.moving_mean.value, self.moving_variance.value
         if training:
             y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-                x, ones, zeros, mean, variance, self.epsilon, is_training=True,
+                x,
+                ones,
+                zeros,
+                mean,
+                variance,
+                self.epsilon,
+                is_training=True,
                 exponential_avg_factor=1.0 - self.momentum,
             )
             self.moving_mean.assign(mean)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -42,8 +42,9 @@ class DARTSSearchModel(BilevelModel):
     shape `(features,)`, get dense cells and no reductions. The defaults here
     (C = 8, 5 cells of 4 nodes, DARTS's 8 ops) are a mid-sized search; the
     strategies default to a smaller one that traces fast on a CPU (see
-    `SupernetStrategy`); DARTS searched CIFAR-10 with C = 16 and 8 cells. `genotype()` reads the discrete cells off α and `derive()` turns
-    them into an `Architecture` of plain Keras layers, to train from scratch.
+    `SupernetStrategy`); DARTS searched CIFAR-10 with C = 16 and 8 cells.
+    `genotype()` reads the discrete cells off α and `derive()` turns them into
+    an `Architecture` of plain Keras layers, to train from scratch.
 
     Collapse guard: `fit` stops the search when the normal cell's genotype
     holds more than `max_skip_connects` skip connections and restores the α

@@ -33,7 +33,7 @@ True
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -38,7 +38,7 @@ def plot_alphas(
     figure = Figure(figsize=(5 * max(len(names), 1), 3.5))
     axes = figure.subplots(1, max(len(names), 1), squeeze=False)
     epochs = np.arange(1, len(history) + 1)
-    for axis, name in zip(axes[0], names):
+    for axis, name in zip(axes[0], names, strict=False):  # one blank axis when there is nothing to plot
         weights = np.stack([_softmax(np.asarray(record[name], "float64")).mean(axis=0) for record in history])
         for column in range(weights.shape[1]):
             label = primitives[column] if primitives is not None else f"op {column}"
@@ -69,8 +69,11 @@ def plot_rewards(history: Mapping[str, Sequence[float]], path: str | os.PathLike
     figure = Figure(figsize=(5, 3.5))
     axis = figure.subplots()
     epochs = np.arange(1, len(history["controller_reward"]) + 1)
-    labels = {"controller_reward": "controller reward (validation)", "baseline": "baseline",
-              "train_reward": "sampled children (training)"}
+    labels = {
+        "controller_reward": "controller reward (validation)",
+        "baseline": "baseline",
+        "train_reward": "sampled children (training)",
+    }
     for name, label in labels.items():
         if history.get(name):
             axis.plot(epochs, history[name], marker="o", label=label)

@@ -19,7 +19,8 @@ import abc
 import contextlib
 import math
 import time
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import keras
 import numpy as np
@@ -59,7 +60,7 @@ class OneShotStrategy(abc.ABC):
         seed: int | None = None,
         verbose: int = 0,
         time_budget: float | None = None,
-    ) -> "OneShotStrategy":
+    ) -> OneShotStrategy:
         """Sets what the estimator decides; returns self."""
         self.input_shape = tuple(int(n) for n in input_shape)
         self.head = head
@@ -68,7 +69,7 @@ class OneShotStrategy(abc.ABC):
         return self
 
     @abc.abstractmethod
-    def search(self, x_train, y_train, x_val, y_val) -> "OneShotStrategy":
+    def search(self, x_train, y_train, x_val, y_val) -> OneShotStrategy:
         """Runs the search (weights on the training data, the architecture on the validation data); returns self."""
 
     @abc.abstractmethod
@@ -257,9 +258,7 @@ class SupernetStrategy(OneShotStrategy):
 
     def _score(self, model, x, y) -> float:
         # Eager batches: a compiled `evaluate` would trace the supernet once more for one number.
-        predictions = np.concatenate(
-            [np.asarray(model(x[i : i + 256], training=False)) for i in range(0, len(x), 256)]
-        )
+        predictions = np.concatenate([np.asarray(model(x[i : i + 256], training=False)) for i in range(0, len(x), 256)])
         if self.head.task == "classification":
             return float(np.mean(np.argmax(predictions, axis=-1) == np.asarray(y).reshape(-1)))
         return float(np.mean((predictions - np.asarray(y).reshape(predictions.shape)) ** 2))
