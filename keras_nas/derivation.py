@@ -7,6 +7,8 @@ main-path node its other inputs come from, and layers on side branches (such
 as projections) are folded into the skip. Layers that `keras_nas.layer_kinds`
 does not model are kept as `keras`-kind layers with their full config, so an
 architecture derived from a plain chain of layers rebuilds the same network.
+Other merges (`Average`, `Maximum`, `Multiply`, ...) have no skip type and are
+refused with a `ValueError` rather than read as an `add`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import keras
 from keras_nas import layer_kinds
 from keras_nas.architecture import Architecture, Layer, Skip
 
-_MERGES = {"Add": "add", "Concatenate": "concat", "Average": "add", "Maximum": "add", "Multiply": "add"}
+_MERGES = {"Add": "add", "Concatenate": "concat"}
+# Merges an Architecture's skips cannot express: reading them as `add` would describe another function.
+_UNSUPPORTED_MERGES = ("Average", "Maximum", "Minimum", "Multiply", "Subtract", "Dot")
 
 
 def _activation_name(function) -> str | None:
@@ -104,6 +108,13 @@ def architecture_from_model(model: keras.Model) -> Architecture:
             f"Only single-input, single-output models can be described; this one has "
             f"{len(model.inputs)} inputs and {len(model.outputs)} outputs."
         )
+    for layer in model.layers:
+        if type(layer).__name__ in _UNSUPPORTED_MERGES:
+            raise ValueError(
+                f"The model merges branches with {type(layer).__name__} (layer {layer.name!r}); an Architecture's "
+                "skip connections only add or concatenate, so describing this model would change what it computes. "
+                "Only models whose merges are Add or Concatenate can be described."
+            )
     parents = _graph(model)
     # Longest path (merges weigh nothing) by dynamic programming in topological order.
     depth, best_parent = {}, {}

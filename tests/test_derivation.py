@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 
 from keras_nas.architecture import Architecture, Head, Layer, Skip
 from keras_nas.derivation import layer_from_keras
@@ -62,3 +63,15 @@ def test_layer_from_keras_maps_known_layers():
     assert layer_from_keras(keras.layers.AveragePooling1D(3, padding="same")) == Layer.of("pool", pool="avg", size=3)
     assert layer_from_keras(keras.layers.ReLU()) == Layer.of("activation", activation="relu")
     assert layer_from_keras(keras.layers.Dropout(0.3)) == Layer.of("dropout", rate=0.3)
+
+
+@pytest.mark.parametrize("merge", [keras.layers.Average, keras.layers.Maximum, keras.layers.Multiply,
+                                   keras.layers.Subtract])
+def test_a_merge_that_no_skip_expresses_is_refused_not_read_as_add(merge):
+    inputs = keras.Input((16,))
+    x = keras.layers.Dense(32, activation="relu")(inputs)
+    y = keras.layers.Dense(32)(x)
+    outputs = keras.layers.Dense(2, activation="softmax")(merge(name="the_merge")([x, y]))
+    with pytest.raises(ValueError, match=rf"merges branches with {merge.__name__} \(layer 'the_merge'\).*Add or "
+                                         "Concatenate"):
+        Architecture.from_keras_model(keras.Model(inputs, outputs))
