@@ -247,7 +247,9 @@ class TrialProcess:
         raise exception
 
     def worn_out(self, policy: int | str) -> bool:
-        """Whether the next trial needs a fresh process: `policy` trials run, or (`"auto"`) too much growth."""
+        """Whether the next trial needs a fresh process: this one ended, ran `policy` trials, or (`"auto"`) grew."""
+        if self.process.poll() is not None:  # it died in its last trial
+            return True
         if policy != AUTO:
             return self.trials_run >= policy
         if not self.memory_mib or None in self.memory_mib:

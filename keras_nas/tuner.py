@@ -97,15 +97,16 @@ class NASTuner(keras_tuner.Tuner):
         seed: Base seed of the trials' weight initialisation and shuffling.
         progress: Print one line per finished trial (number, elapsed time,
             score, best so far, parameters, epochs, architecture).
-        trials_per_process: Train trials in a child process, replaced by a
-            fresh one after this many trials, so that the memory TensorFlow
-            keeps after every trained model (about 10 MiB a trial) is given
-            back (`keras_nas.trial_process`). None: every trial trains in this
+        trials_per_process: Where trials train (`keras_nas.trial_process`), so
+            that the memory TensorFlow keeps after every trained model (about
+            10 MiB a trial) is given back. An integer: a child process,
+            replaced by a fresh one after that many trials. None: this
             process. `"auto"` (default): a child process for searches of more
             than 10 trials (or no trial limit), replaced once its memory has
-            grown by 64 MiB since its first trial; this process for shorter ones, for a distributed worker, and, with
-            a warning, when the space, data or callbacks cannot be sent to a
-            child (e.g. defined in `__main__`).
+            grown by 64 MiB since its first trial; this process for shorter
+            searches, for a distributed worker, and, with a warning, when the
+            space, data or callbacks cannot be sent to a child (e.g. defined
+            in `__main__`).
         worker_timeout: In keras-tuner's distributed mode, seconds after which
             the chief hands the trial of a worker it has not heard from (workers
             send heartbeats every few seconds) to another worker, and stops
@@ -158,7 +159,7 @@ class NASTuner(keras_tuner.Tuner):
         if distributed.is_chief():  # keras-tuner's chief waits for ever for a dead worker
             distributed.serve_tuner(self, self.worker_timeout, **fit_kwargs)
             return
-        worker = not hasattr(self.oracle, "trials")
+        worker = not self._oracle_is_local()
         self._trial_process_plan = trial_process.plan(self.trials_per_process, self._requested_trials, worker)
         try:
             super().search(*fit_args, **fit_kwargs)
@@ -168,8 +169,12 @@ class NASTuner(keras_tuner.Tuner):
             distributed.detach(self)
             self._close_trial_process()
 
+    def _oracle_is_local(self) -> bool:
+        """False on a distributed worker, whose oracle is a client of the chief's (it knows no trial list)."""
+        return hasattr(self.oracle, "trials")
+
     def pre_create_trial(self):
-        local = hasattr(self.oracle, "trials")  # a distributed worker's oracle is a client of the chief's
+        local = self._oracle_is_local()
         if local and self._requested_trials is not None:
             # `max_trials` counts completed trials: a failed one is replaced (keras-tuner's
             # `max_consecutive_failed_trials` still ends a search that only fails).
@@ -260,11 +265,9 @@ class NASTuner(keras_tuner.Tuner):
             results, record = self._trial_process.run(trial, remaining, self._proposal_seconds)
         except keras_tuner.errors.FatalError:
             raise
-        except Exception as error:
+        except Exception as error:  # a dead process is worn out: the next trial gets a new one
             record = getattr(error, "record", None)
             self.records[trial.trial_id] = record or {"failure": failure_reason(error), "finished_at": time.time()}
-            if getattr(error, "record", None) is None:  # the process died: the next trial gets a new one
-                self._close_trial_process()
             raise
         self.records[trial.trial_id] = record
         return results
@@ -392,7 +395,7 @@ class NASTuner(keras_tuner.Tuner):
 
     def _trials(self) -> dict[str, Any]:
         """The oracle's trials; on a distributed worker, the ones this worker ran."""
-        if hasattr(self.oracle, "trials"):
+        if self._oracle_is_local():
             return self.oracle.trials
         return {trial_id: self.oracle.get_trial(trial_id) for trial_id in self.records}
 

@@ -170,4 +170,14 @@ def test_plan(setting, max_trials, worker, expected):
 def test_when_a_trial_process_is_replaced(policy, trials_run, memory, expected):
     process = object.__new__(trial_process.TrialProcess)
     process.trials_run, process.memory_mib = trials_run, memory
+    process.process = _Running()
     assert process.worn_out(policy) is expected
+    process.process.returncode = -9  # died in its last trial: replaced whatever the policy says
+    assert process.worn_out(policy) is True
+
+
+class _Running:
+    returncode = None
+
+    def poll(self):
+        return self.returncode
