@@ -4,7 +4,7 @@ Builds, compiles and fits 30 small conv nets on digits one after the other in
 this process (no keras_nas search; `keras.backend.clear_session()` and
 `gc.collect()` before each, as keras-tuner does), and prints the resident set
 size after each fit and the ratio after fit 30 / after fit 5. `--release` also
-dismantles each fit's traced graphs (`keras_nas.tracing.release_traced_functions`).
+dismantles each fit's traced graphs (`keras_nas.backend.tracing.release_traced_functions`).
 
     python -m benchmarks.keras_memory
     python -m benchmarks.keras_memory --release
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     import keras
     from sklearn.datasets import load_digits
 
-    from keras_nas.tracing import release_traced_functions
+    from keras_nas.backend.tracing import release_traced_functions
 
     x, y = load_digits(return_X_y=True)
     x = (x / 16).reshape(-1, 8, 8, 1).astype("float32")

@@ -31,16 +31,16 @@ RESULTS = os.path.join(os.path.dirname(__file__), "results")
 
 def _history(space, oracle, trials: int, seed: int) -> list[tuple[dict, float]]:
     """`trials` (values, score) pairs: random morphism walks from the seed, scored smoothly."""
-    from keras_nas import morphisms
+    from keras_nas.search.morphism import moves
 
     rng = np.random.default_rng(seed)
     found, seen = [], set()
     while len(found) < trials:
         architecture = space.seed_architecture()
         for _ in range(int(rng.integers(0, 8))):
-            moves = morphisms.candidates(architecture, space.input_shape, max_width=space.max_width)
-            move = moves[int(rng.integers(len(moves)))]
-            child = morphisms.apply(architecture, move, space.input_shape)
+            options = moves.candidates(architecture, space.input_shape, max_width=space.max_width)
+            move = options[int(rng.integers(len(options)))]
+            child = moves.apply(architecture, move, space.input_shape)
             if space.values_for(child) is not None:
                 architecture = child
         key = architecture.to_json()
@@ -65,7 +65,7 @@ def make_oracle(trials: int, seed: int = 0, directory: str | None = None, trial_
     import keras_tuner
 
     from keras_nas.architecture import Head
-    from keras_nas.oracles.morphism import MorphismOracle
+    from keras_nas.search.morphism.oracle import MorphismOracle
     from keras_nas.spaces.morphism import MorphismSpace
 
     space = MorphismSpace(input_shape=(8, 8, 1), head=Head("classification", 10), max_width=256)

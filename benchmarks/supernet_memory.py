@@ -42,8 +42,8 @@ def measure_one(variant: str, dataset: str, batch_size: int, steps: int = 3) -> 
 
     from benchmarks.splits import load_split
     from keras_nas.architecture import Head
-    from keras_nas.supernet.data import bilevel_dataset
-    from keras_nas.supernet.strategy import get_strategy, graph_optimizer
+    from keras_nas.oneshot.data import bilevel_dataset
+    from keras_nas.oneshot.strategy import get_strategy, graph_optimizer
 
     split = load_split(dataset, 0)
     x, y = split.x_train.astype("float32"), split.y_train

@@ -3,7 +3,7 @@
 A search that runs for hours must not grow with every trial. This runs one
 `NASClassifier` search of `--trials` trials (default 30, the morphism oracle,
 digits) and, from a thread that reads `/proc` every 0.2 s, records the memory
-of this process and of its trial processes (`keras_nas.trial_process`) as each
+of this process and of its trial processes (`keras_nas.search.trial_process`) as each
 trial finishes: the resident set size (RSS) of this process, and the
 proportional set size (PSS: private pages plus a share of the shared ones, so
 that the libraries both processes map count once) summed over this process and

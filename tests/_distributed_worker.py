@@ -13,7 +13,7 @@ FEATURES = 8
 
 
 def oracle():
-    from keras_nas.oracles.morphism import MorphismOracle
+    from keras_nas.search.morphism.oracle import MorphismOracle
 
     return MorphismOracle(objective="val_accuracy", max_trials=MAX_TRIALS, num_initial_points=2, seed=4)
 
@@ -43,7 +43,7 @@ def tuner_class():
 
     import keras
 
-    from keras_nas.morphism_tuner import MorphismTuner
+    from keras_nas.search.morphism.tuner import MorphismTuner
 
     class Marker(keras.callbacks.Callback):
         def __init__(self, trial_id, hold):

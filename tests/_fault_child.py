@@ -49,7 +49,7 @@ def _install_hooks(state: dict) -> None:
     from tensorflow.python.lib.io import file_io
 
     from keras_nas.estimators.base import BaseNASEstimator
-    from keras_nas.tuner import NASTuner
+    from keras_nas.search.tuner import NASTuner
 
     run_trial = NASTuner.run_trial
 

@@ -174,7 +174,7 @@ def test_continuous_target_for_a_classifier():
 
 
 def test_integral_float_labels_are_classes():
-    from keras_nas import data
+    from keras_nas.estimators import data
 
     np.testing.assert_array_equal(data.check_class_labels(np.array([0.0, 1.0, 2.0, 1.0])), [0, 1, 2, 1])
 

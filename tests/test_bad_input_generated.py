@@ -15,8 +15,8 @@ from hypothesis.extra import numpy as hnp
 
 from keras_nas import NASClassifier, NASRegressor
 from keras_nas.estimators.base import REFITS
-from keras_nas.export import FORMATS
-from keras_nas.oracles import ORACLES
+from keras_nas.estimators.export import FORMATS
+from keras_nas.search.oracles import ORACLES
 from keras_nas.spaces import SPACES
 
 pd = pytest.importorskip("pandas")

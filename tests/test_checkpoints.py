@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
-from keras_nas import NASClassifier, checkpoints
+from keras_nas import NASClassifier
+from keras_nas.search import checkpoints
 from keras_nas.architecture import Head
-from keras_nas.checkpoints import CheckpointError
-from keras_nas.morphism_tuner import MorphismTuner
-from keras_nas.oracles.morphism import PARENT, MorphismOracle
+from keras_nas.search.checkpoints import CheckpointError
+from keras_nas.search.morphism.tuner import MorphismTuner
+from keras_nas.search.morphism.oracle import PARENT, MorphismOracle
 from keras_nas.spaces.morphism import MorphismSpace
-from keras_nas.tuner import NASTuner
+from keras_nas.search.tuner import NASTuner
 
 
 def _scribble(path):

@@ -12,7 +12,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 from keras_nas import NASClassifier
-from keras_nas.checkpoints import CheckpointError
+from keras_nas.search.checkpoints import CheckpointError
 
 PROJECT = "keras_nas"
 PARAMS = dict(oracle="random", search_space="dense", max_trials=2, epochs=1, seed=0, project_name=PROJECT)

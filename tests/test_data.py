@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_nas import data, datasets
+from keras_nas import datasets
+from keras_nas.estimators import data
 
 
 def test_read_dataset_batched_and_unbatched():

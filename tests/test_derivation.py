@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from keras_nas.architecture import Architecture, Head, Layer, Skip
-from keras_nas.derivation import layer_from_keras
+from keras_nas.architecture.reading import layer_from_keras
 
 
 def test_round_trip_of_built_architecture():
@@ -30,9 +30,35 @@ def test_user_functional_model_with_residual_block():
     y = keras.layers.Dense(32)(y)
     x = keras.layers.Add()([x, y])
     outputs = keras.layers.Dense(2, activation="softmax")(x)
-    arch = Architecture.from_keras_model(keras.Model(inputs, outputs))
+    model = keras.Model(inputs, outputs)
+    arch = Architecture.from_keras_model(model)
     assert [layer["units"] for layer in arch.layers] == [32, 32, 32, 2]
-    assert arch.skips == (Skip(1, 3, "add"),)
+    # The shortcut has no projection, so it is read as one that adds unprojected (an `add` would rebuild a 1x1 one).
+    assert arch.skips == (Skip(1, 3, "add_identity"),)
+    rebuilt = arch.build((16,))
+    assert rebuilt.count_params() == model.count_params() == arch.num_params((16,))
+    rebuilt.set_weights(model.get_weights())
+    x = np.random.default_rng(0).normal(size=(3, 16)).astype("float32")
+    np.testing.assert_allclose(rebuilt(x), model(x), atol=1e-6)
+
+
+def test_a_projected_shortcut_is_read_as_add_and_other_side_branches_are_refused():
+    inputs = keras.Input((16,))
+    x = keras.layers.Dense(8)(inputs)
+    y = keras.layers.Dense(4)(x)
+    projection = keras.layers.Dense(4, use_bias=False)(x)
+    model = keras.Model(inputs, keras.layers.Add()([y, projection]))
+    assert Architecture.from_keras_model(model).skips == (Skip(1, 2, "add"),)
+
+    branch = keras.layers.Dense(4, activation="relu")(keras.layers.Dense(6)(x))  # two layers: no skip is that
+    with pytest.raises(ValueError, match="cannot be described exactly"):
+        Architecture.from_keras_model(keras.Model(inputs, keras.layers.Add()([y, branch])))
+
+
+def test_an_add_identity_skip_needs_equal_widths():
+    arch = Architecture([Layer.of("dense", units=4), Layer.of("dense", units=5)], [Skip(1, 2, "add_identity")])
+    with pytest.raises(ValueError, match="needs equal widths"):
+        arch.build((3,))
 
 
 def test_sequential_model_and_unknown_layers_rebuild_the_same_network():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from keras_nas.architecture import Architecture, Layer, Skip
-from keras_nas.distance import ArchitectureDistance, layer_cost, skip_cost, skip_distance
+from keras_nas.search.morphism.distance import ArchitectureDistance, layer_cost, skip_cost, skip_distance
 
 CONV16, CONV32 = Layer.of("conv", filters=16), Layer.of("conv", filters=32)
 POOL, BN = Layer.of("pool"), Layer.of("batch_norm")

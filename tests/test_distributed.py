@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from keras_nas.oracles.morphism import PARENT
+from keras_nas.search.morphism.oracle import PARENT
 from tests import _distributed_worker as worker
 
 SCRIPT = Path(worker.__file__)
@@ -117,7 +117,7 @@ def test_a_chief_and_two_workers_complete_a_morphism_search(tmp_path, monkeypatc
     # The chief's oracle state on disk, reloaded in this (non-distributed) process.
     for name in [n for n in os.environ if n.startswith("KERASTUNER_")]:
         monkeypatch.delenv(name)
-    from keras_nas.morphism_tuner import MorphismTuner
+    from keras_nas.search.morphism.tuner import MorphismTuner
 
     tuner = MorphismTuner(worker.space(), worker.oracle(), directory=directory, project_name=project, seed=0)
     trials = tuner.oracle.trials
@@ -202,7 +202,7 @@ def _chief(tmp_path: Path, max_trials: int = 2):
     import keras_tuner
     from keras_tuner.src import protos
 
-    from keras_nas import distributed
+    from keras_nas.search import distributed
 
     hp = keras_tuner.HyperParameters()
     hp.Int("units", 1, 1000)
@@ -268,7 +268,7 @@ def test_workers_without_heartbeats_are_served_as_keras_tuner_would(tmp_path):
 
 @pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf"), "soon", None])
 def test_a_bad_worker_timeout_says_what_to_pass(value):
-    from keras_nas import distributed
+    from keras_nas.search import distributed
 
     with pytest.raises(ValueError, match="expected a positive number of seconds.*worker_timeout=120"):
         distributed.check_worker_timeout(value)

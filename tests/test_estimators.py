@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from keras_nas import Architecture, DenseSpace, MorphismOracle, MorphismSpace, MorphismTuner, NASClassifier, NASRegressor
-from keras_nas.oracles.morphism import PARENT
+from keras_nas.search.morphism.oracle import PARENT
 from tests.conftest import TINY
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from keras_nas.architecture import Architecture, Layer
-from keras_nas.gp import ArchitectureGP, stable_cholesky, upper_confidence_bound
+from keras_nas.search.morphism.gp import ArchitectureGP, stable_cholesky, upper_confidence_bound
 from tests.test_distance import _random_architectures
 
 
@@ -72,7 +72,7 @@ def test_upper_confidence_bound_follows_the_direction():
 def test_gp_runs_blas_on_one_thread():
     from threadpoolctl import threadpool_info
 
-    from keras_nas.gp import one_blas_thread
+    from keras_nas.search.morphism.gp import one_blas_thread
 
     seen = []
 

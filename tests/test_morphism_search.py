@@ -6,10 +6,10 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from keras_nas import morphisms
+from keras_nas.search.morphism import moves
 from keras_nas.architecture import Head
-from keras_nas.morphism_tuner import MorphismTuner
-from keras_nas.oracles.morphism import MOVES, PARENT, MorphismOracle, hyperparameter_distance
+from keras_nas.search.morphism.tuner import MorphismTuner
+from keras_nas.search.morphism.oracle import MOVES, PARENT, MorphismOracle, hyperparameter_distance
 from keras_nas.spaces import DenseSpace
 from keras_nas.spaces.morphism import ARCHITECTURE, MorphismSpace
 
@@ -70,7 +70,7 @@ def test_a_child_whose_weights_cannot_be_carried_trains_from_scratch(grown, monk
     def refuse(*args, **kwargs):
         raise ValueError("channels cannot be followed")
 
-    monkeypatch.setattr(morphisms, "inherit", refuse)
+    monkeypatch.setattr(moves, "inherit", refuse)
     child = next(t for t in grown.oracle.trials.values() if PARENT in t.hyperparameters.values)
     with pytest.warns(UserWarning, match="trains from scratch"):
         model = grown._build_hypermodel(child.hyperparameters)
@@ -167,8 +167,8 @@ def test_children_draw_each_kind_of_move(tabular_small):
     oracle = _oracle(hypermodel=_space(x))
     architecture = oracle.hypermodel.seed_architecture()
     for _ in range(3):  # a deeper seed has many more skip moves than deeper or wider ones
-        architecture = morphisms.apply(architecture, morphisms.Move("deeper", node=1), (x.shape[1],))
-    kinds = [moves[0].kind for _ in range(20) for moves, _ in oracle._children(architecture, oracle._rng(), 4)]
-    counts = {kind: kinds.count(kind) for kind in morphisms.KINDS}
+        architecture = moves.apply(architecture, moves.Move("deeper", node=1), (x.shape[1],))
+    kinds = [path[0].kind for _ in range(20) for path, _ in oracle._children(architecture, oracle._rng(), 4)]
+    counts = {kind: kinds.count(kind) for kind in moves.KINDS}
     assert counts["deeper"] >= len(kinds) // 8 and counts["wider"] >= len(kinds) // 8, counts
     assert counts["add_skip"] + counts["concat_skip"] <= 3 * len(kinds) // 4, counts

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from keras_nas.architecture import Architecture, Head, Layer, Skip
-from keras_nas.morphisms import Move, apply, candidates, inherit, model_weights
+from keras_nas.search.morphism.moves import Move, apply, candidates, inherit, model_weights
 
 DENSE = ((12,), Architecture(
     [Layer.of("dense", units=16, activation="relu"), Layer.of("batch_norm"), Layer.of("dropout", rate=0.2),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from keras_nas import NASClassifier
-from keras_nas.project import FINGERPRINT
+from keras_nas.search.project import FINGERPRINT
 from tests.conftest import TINY
 
 
@@ -157,7 +157,8 @@ def test_overwrite_clears_a_damaged_keras_nas_project_but_nothing_beside_it(tmp_
 
 @pytest.mark.parametrize("name", ["morphism", "bayesian", "random", "hyperband"])
 def test_every_oracles_own_state_passes_the_check_and_a_missing_key_is_named(tmp_path, name):
-    from keras_nas import oracles, project
+    from keras_nas.search import oracles
+    from keras_nas.search import project
 
     oracle = oracles.get_oracle(name, "val_accuracy", 5, 3, seed=0)
     oracle._set_project_dir(str(tmp_path), "p")

@@ -7,8 +7,8 @@ import keras
 import keras_tuner
 import pytest
 
-from keras_nas import recovery
-from keras_nas.tuner import NASTuner
+from keras_nas.search import recovery
+from keras_nas.search.tuner import NASTuner
 
 PROJECT = "p"
 

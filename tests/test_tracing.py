@@ -5,8 +5,8 @@ import pytest
 from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
 
 from keras_nas import Architecture, Layer, NASClassifier
-from keras_nas.supernet import OneShotStrategy
-from keras_nas.tracing import build_compiled_state
+from keras_nas.oneshot import OneShotStrategy
+from keras_nas.backend.tracing import build_compiled_state
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Trials trained in child processes (`keras_nas.trial_process`): same results, bounded processes, no orphans."""
+"""Trials trained in child processes (`keras_nas.search.trial_process`): same results, bounded processes, no orphans."""
 import os
 import signal
 import subprocess
@@ -9,7 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_nas import NASClassifier, trial_process
+from keras_nas import NASClassifier
+from keras_nas.search import trial_process
 from keras_nas.spaces import DenseSpace
 from tests._trial_process_helpers import KillFirstTrial, RaiseInFirstTrial, WritePid
 

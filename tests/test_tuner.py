@@ -7,7 +7,7 @@ import pytest
 
 from keras_nas.architecture import Head
 from keras_nas.spaces import DenseSpace
-from keras_nas.tuner import NASTuner
+from keras_nas.search.tuner import NASTuner
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 A contender is a function `run(split, budget, workdir) -> dict` that trains on
 `split.x_train`, chooses with `split.x_val`, scores once on `split.x_test` and
 returns the measured fields (see `benchmarks.runner.RESULT_FIELDS`). keras_nas
-contenders are listed from `keras_nas.oracles.ORACLES` and
-`keras_nas.supernet.STRATEGIES`, so a new oracle or one-shot strategy joins
+contenders are listed from `keras_nas.search.oracles.ORACLES` and
+`keras_nas.oneshot.STRATEGIES`, so a new oracle or one-shot strategy joins
 the benchmark as soon as it lands.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from keras_nas import oracles
+from keras_nas.search import oracles
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +44,7 @@ def registry() -> dict[str, Contender]:
         found[f"keras_nas:{oracle}"] = Contender(
             f"keras_nas:{oracle}", keras_nas_runs.make(oracle), False,
             f"NASClassifier(oracle={oracle!r}), refit on train+val")
-    from keras_nas.supernet import STRATEGIES
+    from keras_nas.oneshot import STRATEGIES
 
     for strategy in STRATEGIES:
         found[f"keras_nas:{strategy}"] = Contender(

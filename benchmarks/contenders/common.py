@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_nas import Head, data, spaces
+from keras_nas import Head, spaces
+from keras_nas.estimators import data
 
 
 def standardize(split):

@@ -85,7 +85,7 @@ def make_random_architectures(count: int = 10):
     def run(split, budget, workdir):
         import numpy as np
         from keras_nas import NASClassifier
-        from keras_nas.supernet.enas_search import ENASStrategy
+        from keras_nas.oneshot.enas.search import ENASStrategy
 
         class RandomChild(ENASStrategy):
             """No search: a child drawn uniformly from the space."""

@@ -18,7 +18,7 @@ import keras_tuner
 
 from benchmarks.contenders.common import accuracy, search_space, standardize
 from benchmarks.contenders.observe import Clock, EpochMonitor, observe
-from keras_nas import oracles
+from keras_nas.search import oracles
 
 TUNERS = {
     "random": keras_tuner.RandomSearch,

@@ -19,14 +19,15 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from keras_nas import data, export, oracles, project, spaces, trial_process
+from keras_nas import spaces
 from keras_nas.architecture import Head
-from keras_nas.estimators import pickling
+from keras_nas.backend.tracing import build_compiled_state
+from keras_nas.estimators import data, export, pickling
 from keras_nas.estimators.one_shot import OneShotMixin
-from keras_nas.morphism_tuner import MorphismTuner
-from keras_nas.oracles.morphism import MorphismOracle
-from keras_nas.tracing import build_compiled_state
-from keras_nas.tuner import NASTuner
+from keras_nas.search import oracles, project, trial_process
+from keras_nas.search.morphism.oracle import MorphismOracle
+from keras_nas.search.morphism.tuner import MorphismTuner
+from keras_nas.search.tuner import NASTuner
 
 REFITS = ("warm", "scratch", True, False)
 WARM_EPOCHS = 3  # a warm refit's epochs (at most `epochs`)
@@ -49,8 +50,8 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
             `"hyperband"` or a `keras_tuner.Oracle`.
         strategy: None (default) for the trial search above; or a one-shot
             strategy, `"darts"`, `"pc_darts"`, `"gdas"`, `"enas"` (any name registered
-            with `keras_nas.supernet.register_strategy`) or a configured
-            `keras_nas.supernet.OneShotStrategy` such as
+            with `keras_nas.oneshot.register_strategy`) or a configured
+            `keras_nas.oneshot.OneShotStrategy` such as
             `DARTSStrategy(channels=4, num_cells=3)`. A one-shot search trains
             one supernet (weights on the training split, the architecture on
             the validation split) for the strategy's `search_epochs` (DARTS
@@ -121,7 +122,7 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
             child process, replaced after that many trials. None: this process.
             A child needs the search space and callbacks to be importable (not
             defined in `__main__`); "auto" falls back to this process with a
-            warning when they are not. See `keras_nas.trial_process`.
+            warning when they are not. See `keras_nas.search.trial_process`.
     """
 
     _task = ""

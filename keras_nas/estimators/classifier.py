@@ -7,8 +7,8 @@ from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
-from keras_nas import data
 from keras_nas.architecture import Head
+from keras_nas.estimators import data
 from keras_nas.estimators.base import BaseNASEstimator
 
 

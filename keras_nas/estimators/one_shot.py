@@ -5,28 +5,32 @@ from __future__ import annotations
 import copy
 import math
 import time
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
-from keras_nas.supernet.strategy import STRATEGIES, OneShotStrategy, get_strategy
+if TYPE_CHECKING:
+    from keras_nas.oneshot import OneShotStrategy
 
 
 class OneShotMixin:
     """`fit` for a `BaseNASEstimator` whose `strategy` is set (see the `strategy` argument there)."""
 
     def _check_strategy(self) -> None:
+        # Imported here: a trial search never loads the one-shot package.
+        from keras_nas.oneshot import STRATEGIES, OneShotStrategy
+
         strategy = self.strategy
         if isinstance(strategy, str):
             if strategy not in STRATEGIES:
                 raise ValueError(
                     f"Unknown strategy {strategy!r}; choose None (trial search), one of {sorted(STRATEGIES)} "
-                    "or pass a keras_nas.supernet.OneShotStrategy."
+                    "or pass a keras_nas.oneshot.OneShotStrategy."
                 )
         elif not isinstance(strategy, OneShotStrategy):
             raise ValueError(
-                "strategy must be None, a strategy name or a keras_nas.supernet.OneShotStrategy; "
-                f"received {strategy!r}."
+                f"strategy must be None, a strategy name or a keras_nas.oneshot.OneShotStrategy; received {strategy!r}."
             )
         if self.search_space != "auto":
             raise ValueError(
@@ -35,6 +39,8 @@ class OneShotMixin:
             )
 
     def _make_strategy(self) -> OneShotStrategy:
+        from keras_nas.oneshot import get_strategy
+
         # A copy: fitting must not change the estimator's parameters (scikit-learn's contract).
         strategy = get_strategy(self.strategy) if isinstance(self.strategy, str) else copy.deepcopy(self.strategy)
         return strategy.configure(

@@ -16,7 +16,7 @@ class DenseSpace(SearchSpace):
 
     Each hidden block is `dense -> [batch_norm] -> relu -> [dropout]`. With
     `residual` on, every block after the first adds its input to its output
-    (through a 1x1 projection, see `keras_nas.building`).
+    (through a 1x1 projection, see `keras_nas.architecture.building`).
 
     Hyperparameters: `num_layers`, `units_<i>` (active for the first
     `num_layers` blocks), `dropout`, `batch_norm`, `residual`, plus the

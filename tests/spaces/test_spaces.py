@@ -107,7 +107,7 @@ def test_get_space_auto_and_errors():
 
 
 def test_spaces_work_as_keras_tuner_hypermodels(tmp_path, tabular_small):
-    from keras_nas.tuner import NASTuner
+    from keras_nas.search.tuner import NASTuner
 
     x, y = tabular_small
     space = DenseSpace(max_layers=2, input_shape=(x.shape[1],), head=Head("classification", 2))
@@ -120,7 +120,8 @@ def test_spaces_work_as_keras_tuner_hypermodels(tmp_path, tabular_small):
 
 
 def test_morphism_space_bounds_width_depth_and_parameters():
-    from keras_nas import Architecture, Layer, morphisms
+    from keras_nas import Architecture, Layer
+    from keras_nas.search.morphism import moves
 
     three_blocks = Architecture([Layer.of("conv", filters=32, activation="relu"), Layer.of("pool")] * 3
                                 + [Layer.of("global_pool")])
@@ -129,7 +130,7 @@ def test_morphism_space_bounds_width_depth_and_parameters():
     seed = space.seed_architecture()
     assert seed == three_blocks
     assert space.values_for(seed) is not None
-    wide = morphisms.apply(seed, morphisms.Move("wider", layer=2, width=64), space.input_shape)
+    wide = moves.apply(seed, moves.Move("wider", layer=2, width=64), space.input_shape)
     assert space.values_for(wide) is not None  # 64 filters: inside every bound
     too_wide = wide.replace(layers=[*wide.layers[:2], wide.layers[2].replace(filters=128), *wide.layers[3:]])
     assert space.values_for(too_wide) is None

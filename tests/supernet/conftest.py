@@ -1,7 +1,7 @@
 import keras
 import pytest
 
-from keras_nas.supernet.strategy import graph_optimizer
+from keras_nas.oneshot.strategy import graph_optimizer
 
 
 @pytest.fixture(scope="package", autouse=True)

@@ -5,7 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_nas.supernet import PRIMITIVES, DARTSSearchModel, bilevel_dataset
+from keras_nas.architecture.cells import PRIMITIVES
+
+from keras_nas.oneshot import bilevel_dataset
+
+from keras_nas.oneshot.darts import DARTSSearchModel
 
 OPS = ("none", "skip_connect", "sep_conv_3x3")
 

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from keras_nas.supernet import DARTSCell, Genotype, MixedOp, edge_inputs, num_edges, parse_cell
+from keras_nas.architecture.cells import Genotype, edge_inputs, num_edges, parse_cell
+
+from keras_nas.oneshot.darts import DARTSCell, MixedOp
 
 OPS = ("none", "max_pool_3x3", "skip_connect", "sep_conv_3x3", "dil_conv_3x3")
 

@@ -3,7 +3,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_nas.supernet import CollapseGuard, DARTSSearchModel, bilevel_dataset
+from keras_nas.oneshot import CollapseGuard, bilevel_dataset
+
+from keras_nas.oneshot.darts import DARTSSearchModel
 
 OPS = ("none", "skip_connect", "dense")
 

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from keras_nas.architecture import Architecture, Head, Layer
-from keras_nas.supernet import DARTSCell, FactorizedReduce, Genotype, SearchBatchNorm, edge_inputs, genotype_architecture
-from keras_nas.supernet.derived import apply_cell
+from keras_nas.architecture.cells import FactorizedReduce, Genotype, SearchBatchNorm, edge_inputs, genotype_architecture
+from keras_nas.oneshot.darts import DARTSCell
+from keras_nas.architecture.cells.derived import apply_cell
 
 SPATIAL = Genotype(
     normal=(("sep_conv_3x3", 0), ("dil_conv_5x5", 1), ("avg_pool_3x3", 2), ("skip_connect", 0)),

@@ -8,17 +8,15 @@ import pytest
 import tensorflow as tf
 
 from keras_nas import Architecture, Head, Layer, NASClassifier, NASRegressor
-from keras_nas.supernet import enas
-from keras_nas.supernet import (
+from keras_nas.oneshot.enas import child
+from keras_nas.oneshot import ENASStrategy, get_strategy, plot_rewards
+from keras_nas.oneshot.enas import (
     ENASController,
     ENASSearch,
-    ENASStrategy,
     MacroSpace,
     MicroSpace,
     SharedWeightEvaluator,
-    get_strategy,
     make_space,
-    plot_rewards,
 )
 from tests.test_export import _in_fresh_process
 from tests.supernet.conftest import Counting
@@ -40,8 +38,8 @@ def _layers(model):
 
 def test_weight_steps_sample_a_new_child_every_step_and_run_only_its_ops(digits_small, monkeypatch):
     x, y = _digits(digits_small)
-    original = enas.build_op
-    monkeypatch.setattr(enas, "build_op", lambda *args, **kwargs: Counting(original(*args, **kwargs)))
+    original = child.build_op
+    monkeypatch.setattr(child, "build_op", lambda *args, **kwargs: Counting(original(*args, **kwargs)))
     space = MacroSpace((8, 8, 1), num_layers=3, channels=4, ops=("conv_3x3", "max_pool_3x3", "avg_pool_3x3"))
     search = ENASSearch(space, CLASSES, seed=0, controller_units=16)
     search.fit(x[:96], y[:96], x[96:128], y[96:128], epochs=1, batch_size=12, controller_steps=2, seed=0)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_nas.supernet import GDASSearchModel, TemperatureSchedule, gumbel_hard_sample
+from keras_nas.oneshot.darts import GDASSearchModel, TemperatureSchedule, gumbel_hard_sample
 
 
 def test_hard_sample_is_one_hot_with_gradients_and_fresh_every_call():

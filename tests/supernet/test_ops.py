@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from keras_nas.architecture import Architecture
-from keras_nas.supernet import (
+from keras_nas.architecture.cells import (
     SPATIAL_OPS,
     TABULAR_PRIMITIVES,
     FactorizedReduce,

@@ -3,7 +3,9 @@ import warnings
 import numpy as np
 import pytest
 
-from keras_nas.supernet import MixedOp, PCDARTSSearchModel, channel_shuffle, node_softmax, num_edges
+from keras_nas.architecture.cells import num_edges
+
+from keras_nas.oneshot.darts import MixedOp, PCDARTSSearchModel, channel_shuffle, node_softmax
 
 OPS = ("none", "max_pool_3x3", "skip_connect", "sep_conv_3x3")
 

@@ -10,11 +10,10 @@ import pytest
 import tensorflow as tf
 from sklearn.base import clone
 
-import keras_nas.supernet.mixed as mixed
+import keras_nas.oneshot.darts.mixed as mixed
 from keras_nas import Architecture, Head, Layer, NASClassifier, NASRegressor
-from keras_nas.supernet import (
-    COMPACT_PRIMITIVES,
-    TABULAR_PRIMITIVES,
+from keras_nas.architecture.cells import COMPACT_PRIMITIVES, TABULAR_PRIMITIVES
+from keras_nas.oneshot import (
     DARTSStrategy,
     GDASStrategy,
     OneShotStrategy,
@@ -23,7 +22,7 @@ from keras_nas.supernet import (
     plot_alphas,
     register_strategy,
 )
-from keras_nas.supernet.strategy import STRATEGIES
+from keras_nas.oneshot.strategy import STRATEGIES
 from tests.test_export import _in_fresh_process
 from tests.supernet.conftest import Counting
 

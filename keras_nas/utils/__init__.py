@@ -1,0 +1,1 @@
+"""Helpers every layer may use: `atomic` (crash-safe file writes)."""
