@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from keras_nas import Architecture, Head, Layer, NASClassifier, NASRegressor
+from keras_nas.architecture.cells import FactorizedReduce, SearchBatchNorm
 from keras_nas.oneshot.enas import child
 from keras_nas.oneshot import ENASStrategy, get_strategy, plot_rewards
 from keras_nas.oneshot.enas import (
@@ -191,3 +192,108 @@ def test_bad_configurations_fail_clearly(digits_small):
         NASClassifier(strategy=ENASStrategy(derive_samples=0), epochs=1).fit(x, y)
     with pytest.raises(TypeError, match="Unknown ENASStrategy option"):
         NASClassifier(strategy=get_strategy("enas", lstm_units=3), epochs=1).fit(x, y)
+
+
+# -- one function: the child that is scored is the network that is derived ----------------------------------
+def _search_only_bn_to_identity(layer):
+    """DARTS's search-only BN after a pooling op is not in the derived network: at shared weights it is the identity."""
+    mean, variance = layer.get_weights()
+    layer.set_weights([np.zeros_like(mean), np.full_like(variance, 1.0 - layer.epsilon)])
+
+
+def _weighted(layer):
+    """The layers of a search op that hold weights, in order."""
+    subs = layer.layers if isinstance(layer, keras.Sequential) else [layer]
+    return [sub for sub in subs if sub.weights]
+
+
+def _copy_into(derived_layer, source):
+    """Copies search weights into the derived twin; an affine-free BN becomes a BN with scale 1 and offset 0."""
+    weights = source.get_weights()
+    if isinstance(source, SearchBatchNorm):
+        gamma, beta, _, _ = derived_layer.get_weights()
+        weights = [np.ones_like(gamma), np.zeros_like(beta), *weights]
+    derived_layer.set_weights(weights)
+
+
+@pytest.mark.parametrize("shape", [(8, 8, 1), (12, 2)])
+def test_macro_child_at_a_fixed_arc_computes_its_derived_network(shape):
+    ops = ("conv_3x3", "sep_conv_3x3", "max_pool_3x3", "avg_pool_3x3", "skip_connect")
+    space = MacroSpace(shape, num_layers=4, channels=4, ops=ops)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, *shape)).astype("float32")
+    model = child.MacroChildModel(space, CLASSES)
+    # Random arcs and one with every skip on (pooled skips across both reductions).
+    for arc in [space.random_arc(seed) for seed in range(5)] + [[2, 1, 1, 3, 1, 1, 0, 1, 1, 1]]:
+        arc = space.check_arc(arc)
+        model(x, arc, training=True)  # moves the batch statistics away from their initial values
+        chosen = [model.candidates[i][arc[op]] for i, (op, _) in enumerate(space.layer_slices())]
+        for op in chosen:
+            if isinstance(op, keras.Sequential) and "pool" in op.layers[0].name:
+                _search_only_bn_to_identity(op.layers[-1])
+        derived = space.to_architecture(arc).build(shape, head=CLASSES)
+        sources = list(model.stem.layers)
+        for i, op in enumerate(chosen):
+            sources += _weighted(op)
+            if i:
+                sources.append(model.merge_norms[i - 1])
+        sources.append(model.head)
+        targets = [layer for layer in derived.layers if layer.weights]
+        pool_bns = [s for op in chosen if "pool" in getattr(op, "layers", [op])[0].name for s in _weighted(op)]
+        sources = [s for s in sources if not any(s is b for b in pool_bns)]
+        assert len(sources) == len(targets), (arc, [t.name for t in targets])
+        for target, source in zip(targets, sources, strict=True):
+            _copy_into(target, source)
+        np.testing.assert_allclose(derived(x, training=False), model(x, arc, training=False), atol=1e-5)
+
+
+def _search_weights(op):
+    """The weighted layers of a search op in the order its derived twin creates them; pool BNs set to identity."""
+    if isinstance(op, FactorizedReduce):
+        return [op.conv_1, op.conv_2, op.bn]
+    subs = op.layers if isinstance(op, keras.Sequential) else [op]
+    if "pool" in subs[0].name:
+        _search_only_bn_to_identity(subs[-1])
+        subs = subs[:-1]
+    return [sub for sub in subs if sub.weights]
+
+
+def _derived_weights(model, prefix):
+    order = {"conv": 0, "dense": 0, "conv1": 0, "conv2": 1, "bn": 2}
+    found = [layer for layer in model.layers if layer.name.startswith(prefix + "_") and layer.weights]
+    suffix = [layer.name[len(prefix) + 1 :].split("_")[0] for layer in found]
+    return [layer for _, layer in sorted(zip(suffix, found), key=lambda p: int(p[0]) if p[0].isdigit() else order[p[0]])]
+
+
+def _copy_op(derived, prefix, op):
+    targets, sources = _derived_weights(derived, prefix), _search_weights(op)
+    assert len(targets) == len(sources), (prefix, [t.name for t in targets], [s.name for s in sources])
+    for target, source in zip(targets, sources, strict=True):
+        _copy_into(target, source)
+
+
+@pytest.mark.parametrize("shape", [(8, 8, 1), (12, 2), (6,)])
+def test_micro_child_at_a_fixed_arc_computes_its_derived_network(shape):
+    ops = ("sep_conv_3x3", "skip_connect", "max_pool_3x3", "dil_conv_3x3") if len(shape) > 1 else ("dense", "skip_connect")
+    space = MicroSpace(shape, num_layers=3, channels=4, nodes=2, ops=ops)
+    x = np.random.default_rng(0).normal(size=(16, *shape)).astype("float32")
+    model = child.MicroChildModel(space, CLASSES)
+    size = 4 * space.nodes
+    for seed in range(3):
+        arc = space.random_arc(seed)
+        model(x, arc, training=True)  # moves the batch statistics away from their initial values
+        derived = space.to_architecture(arc).build(shape, head=CLASSES)
+        stem = [layer for layer in derived.layers if layer.weights][:2]
+        for target, source in zip(stem, model.stem.layers, strict=True):
+            _copy_into(target, source)
+        for k, cell in enumerate(model.cells):
+            prefix, part = f"cell_{k + 2}", arc[size:] if cell.reduction else arc[:size]
+            _copy_op(derived, f"{prefix}_pre0", cell.preprocess0)
+            _copy_op(derived, f"{prefix}_pre1", cell.preprocess1)
+            for node in range(space.nodes):
+                for slot in range(2):
+                    j, o = part[4 * node + 2 * slot], part[4 * node + 2 * slot + 1]
+                    strided, plain = cell.slots[2 * node + slot]
+                    _copy_op(derived, f"{prefix}_n{node + 2}_{slot}", (strided if cell.reduction and j < 2 else plain)[o])
+        _copy_into(derived.get_layer("head"), model.head)
+        np.testing.assert_allclose(derived(x, training=False), model(x, arc, training=False), atol=1e-5)

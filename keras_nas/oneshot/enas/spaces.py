@@ -139,7 +139,7 @@ class MacroSpace:
         )
 
     def to_architecture(self, arc: Sequence[int]) -> Architecture:
-        """The child as an `Architecture` (add skips into the node after each layer's op)."""
+        """The child as an `Architecture`; skips are `add_identity`, added unprojected as the shared-weight child adds them."""
         arc = self.check_arc(arc)
         if self.rank == 0:
             layers = [Layer.of("dense", units=self.channels, use_bias=False), Layer.of("batch_norm")]
@@ -148,7 +148,7 @@ class MacroSpace:
         outputs, skips = [], []
         for i, (op, bits) in enumerate(self.layer_slices()):
             layers.extend(describe_op(self.ops[arc[op]], self.channels, 1, self.rank))
-            skips.extend(Skip(outputs[j], len(layers), "add") for j, bit in enumerate(arc[bits]) if bit)
+            skips.extend(Skip(outputs[j], len(layers), "add_identity") for j, bit in enumerate(arc[bits]) if bit)
             if i:
                 layers.append(Layer.of("batch_norm"))
             outputs.append(len(layers))
