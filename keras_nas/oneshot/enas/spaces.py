@@ -139,7 +139,7 @@ class MacroSpace:
         )
 
     def to_architecture(self, arc: Sequence[int]) -> Architecture:
-        """The child as an `Architecture`; skips are `add_identity`, added unprojected as the shared-weight child adds them."""
+        """The child as an `Architecture`; its skips are `add_identity` (unprojected), as the child adds them."""
         arc = self.check_arc(arc)
         if self.rank == 0:
             layers = [Layer.of("dense", units=self.channels, use_bias=False), Layer.of("batch_norm")]
