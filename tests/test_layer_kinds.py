@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_nas.architecture import Architecture, Head, Layer, LayerKind, kinds, register_kind
+from keras_nas.architecture import Architecture, Head, Layer, LayerKind, building, kinds, register_kind
 from keras_nas.search.morphism.distance import layer_cost
 
 EXAMPLES = [
@@ -57,6 +57,53 @@ def test_reading_a_built_example_back_is_exact_or_refused(name, layers, shape):
     rebuilt.set_weights(model.get_weights())
     x = np.random.default_rng(1).normal(size=(2, *shape)).astype("float32")
     np.testing.assert_allclose(rebuilt(x, training=False), model(x, training=False), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name,layers,shape", EXAMPLES)
+def test_a_kind_claims_its_own_keras_layers_and_no_other_kind_does(name, layers, shape):
+    model = Architecture(layers).build(shape)
+    for index, layer in enumerate(layers):
+        if layer.kind == "cell":  # expands into several Keras layers, read back never
+            continue
+        built = model.get_layer(building.layer_name(index, layer))
+        claims = {other: kinds.get(other).from_keras(built) for other in kinds.names()}
+        claimed = {other for other, read in claims.items() if read is not None}
+        assert claimed <= {layer.kind}, f"{sorted(claimed)} all claim a {type(built).__name__}"
+        if claimed:
+            assert claims[layer.kind] == layer  # what the kind reads back is the layer it built
+
+
+@pytest.mark.parametrize("name", kinds.names())
+def test_morphism_traits_are_consistent(name):
+    kind = kinds.get(name)
+    # A layer a morphism widens has a width; one it looks through has none (and does not change the channel count).
+    assert not (kind.width_key and kind.channel_wise)
+    for layers, shape in kind.examples():
+        layer = layers[0]
+        if kind.width_key:
+            assert kind.output_shape(layer, shape)[-1] == layer[kind.width_key]
+        if kind.channel_wise and len(kind.output_shape(layer, shape)) > 1:
+            assert kind.output_shape(layer, shape)[-1] == shape[-1]
+        if kind.channel_wise and not kind.num_params(layer, shape):
+            assert kind.select_channels(layer, [], np.array([0, -1])) == []
+
+
+def test_a_user_kind_claims_keras_layers_before_the_built_in_ones(scale_kind):
+    class _Relu6(LayerKind):
+        name = "test_relu6"
+
+        def to_keras(self, layer, shape, name):
+            return keras.layers.ReLU(max_value=6.0, name=name)
+
+        def from_keras(self, layer):
+            return Layer.of("test_relu6") if isinstance(layer, keras.layers.ReLU) else None
+
+    register_kind(_Relu6)
+    try:
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.ReLU(max_value=6.0)])
+        assert Architecture.from_keras_model(model).layers[-1] == Layer.of("test_relu6")
+    finally:
+        del kinds.KINDS["test_relu6"]
 
 
 class _Scale(LayerKind):

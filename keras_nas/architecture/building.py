@@ -11,7 +11,8 @@ as in Auto-Keras: it fits any widths, and a zero-initialised projection is what
 lets the add-skip morphism keep a network's function exactly.
 
 Layer names are deterministic (`conv_3`, `skip_1_4_add`, `head`), so weights can
-be matched by name between related architectures.
+be matched by name between related architectures; `layer_name` and `skip_name`
+are the one place that spells them (the morphisms' weight transfer uses them too).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Iterable
 import keras
 
 from keras_nas.architecture import kinds
-from keras_nas.architecture.architecture import Architecture, Head, Skip
+from keras_nas.architecture.architecture import Architecture, Head, Layer, Skip
 
 Shape = tuple[int, ...]
 
@@ -48,6 +49,19 @@ class Plan:
 
     def skips_into(self, node: int) -> list[Skip]:
         return [skip for skip in self.alignments if skip.target == node]
+
+
+HEAD = "head"  # the name of the head's Dense layer
+
+
+def layer_name(index: int, layer: Layer) -> str:
+    """The Keras name of main-path layer `index` (a kind that expands into several layers prefixes them with it)."""
+    return f"{layer.kind}_{index}"
+
+
+def skip_name(skip: Skip, part: str) -> str:
+    """The Keras name of one part of a skip: its merge (`skip.merge`), `"pool"` or `"proj"`."""
+    return f"skip_{skip.source}_{skip.target}_{part}"
 
 
 def _as_shape(input_shape: Iterable[int]) -> Shape:
@@ -124,16 +138,15 @@ def count_params(architecture: Architecture, input_shape: Iterable[int], head: H
 
 def _align(tensor, skip: Skip, alignment: SkipAlignment):
     rank = len(tensor.shape) - 2
-    prefix = f"skip_{skip.source}_{skip.target}"
     if alignment.pool > 1:
         cls = keras.layers.AveragePooling1D if rank == 1 else keras.layers.AveragePooling2D
-        tensor = cls(alignment.pool, strides=alignment.pool, padding="same", name=f"{prefix}_pool")(tensor)
+        tensor = cls(alignment.pool, strides=alignment.pool, padding="same", name=skip_name(skip, "pool"))(tensor)
     if alignment.project_from:
         if rank == 0:
-            projection = keras.layers.Dense(alignment.channels, use_bias=False, name=f"{prefix}_proj")
+            projection = keras.layers.Dense(alignment.channels, use_bias=False, name=skip_name(skip, "proj"))
         else:
             cls = keras.layers.Conv1D if rank == 1 else keras.layers.Conv2D
-            projection = cls(alignment.channels, 1, use_bias=False, name=f"{prefix}_proj")
+            projection = cls(alignment.channels, 1, use_bias=False, name=skip_name(skip, "proj"))
         tensor = projection(tensor)
     return tensor
 
@@ -151,11 +164,11 @@ def build_model(
     x = inputs
     for index, layer in enumerate(architecture.layers):
         kind = kinds.get(layer.kind)
-        x = kind.apply(layer, x, nodes, layout.shapes[index], name=f"{layer.kind}_{index}")
+        x = kind.apply(layer, x, nodes, layout.shapes[index], name=layer_name(index, layer))
         for skip in layout.skips_into(index + 1):
             source = _align(nodes[skip.source], skip, layout.alignments[skip])
             merge = keras.layers.Concatenate if skip.merge == "concat" else keras.layers.Add
-            x = merge(name=f"skip_{skip.source}_{skip.target}_{skip.merge}")([x, source])
+            x = merge(name=skip_name(skip, skip.merge))([x, source])
         nodes.append(x)
     if head is not None:
         x = _apply_head(x, head)
@@ -171,4 +184,4 @@ def _apply_head(x, head: Head):
         else:
             x = keras.layers.Flatten(name="head_flatten")(x)
     # float32 output keeps probabilities exact under mixed precision.
-    return keras.layers.Dense(head.units, activation=head.activation, dtype="float32", name="head")(x)
+    return keras.layers.Dense(head.units, activation=head.activation, dtype="float32", name=HEAD)(x)

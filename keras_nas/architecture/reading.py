@@ -26,64 +26,14 @@ _MERGES = {"Add": "add", "Concatenate": "concat"}
 _UNSUPPORTED_MERGES = ("Average", "Maximum", "Minimum", "Multiply", "Subtract", "Dot")
 
 
-def _activation_name(function) -> str | None:
-    name = keras.activations.serialize(function)
-    if isinstance(name, dict):
-        name = name.get("config", name.get("class_name"))
-    return None if name in (None, "linear") else str(name)
-
-
-def _square(value: Any) -> int | None:
-    """The common size of a kernel/stride tuple, or None when it differs across axes."""
-    values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
-    return int(values[0]) if len(set(values)) == 1 else None
-
-
 def layer_from_keras(layer: keras.layers.Layer) -> Layer:
-    """Describes one Keras layer as a `Layer` (falling back to the `keras` kind)."""
-    name = type(layer).__name__
-    config = layer.get_config()
-    if name == "Dense":
-        return Layer.of(
-            "dense", units=layer.units, activation=_activation_name(layer.activation), use_bias=layer.use_bias
-        )
-    if name in ("Conv1D", "Conv2D", "SeparableConv1D", "SeparableConv2D"):
-        kernel, strides, dilation = (_square(config[k]) for k in ("kernel_size", "strides", "dilation_rate"))
-        separable = name.startswith("Separable")
-        if (
-            config["padding"] == "same"
-            and None not in (kernel, strides, dilation)
-            and config.get("groups", 1) == 1
-            and config.get("depth_multiplier", 1) == 1
-        ):
-            return Layer.of(
-                "conv",
-                filters=layer.filters,
-                kernel_size=kernel,
-                strides=strides,
-                dilation_rate=dilation,
-                separable=separable,
-                activation=_activation_name(layer.activation),
-                use_bias=layer.use_bias,
-            )
-    if name in ("MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D"):
-        size, strides = _square(config["pool_size"]), _square(config["strides"])
-        if config["padding"] == "same" and None not in (size, strides):
-            return Layer.of("pool", pool="max" if name.startswith("Max") else "avg", size=size, strides=strides)
-    if name.startswith("Global") and not config.get("keepdims", False):
-        return Layer.of("global_pool", pool="max" if "Max" in name else "avg")
-    if name == "Flatten":
-        return Layer.of("flatten")
-    if name == "BatchNormalization" and config["axis"] in (-1, [-1]):
-        return Layer.of("batch_norm", momentum=float(config["momentum"]))
-    if name == "Dropout":
-        return Layer.of("dropout", rate=float(config["rate"]))
-    if name == "Activation":
-        return Layer.of("activation", activation=_activation_name(layer.activation) or "linear")
-    if name == "ReLU" and config.get("max_value") is None and not config.get("negative_slope"):
-        return Layer.of("activation", activation="relu")
-    if name == "Identity":
-        return Layer.of("identity")
+    """Describes one Keras layer as a `Layer` of the kind that claims it (`LayerKind.from_keras`), else of the
+    `keras` kind. Kinds are asked latest registered first, so a user's kind can claim a layer a built-in one claims."""
+    kinds.names()  # loads the kinds defined elsewhere
+    for kind in reversed(list(kinds.KINDS.values())):
+        described = kind.from_keras(layer)
+        if described is not None:
+            return described
     return Layer.of("keras", **kinds.keras_layer_spec(layer))
 
 
@@ -118,7 +68,8 @@ def architecture_from_model(model: keras.Model) -> Architecture:
             )
     parents = _graph(model)
     # Longest path (merges weigh nothing) by dynamic programming in topological order.
-    depth, best_parent = {}, {}
+    depth: dict[Any, int] = {}
+    best_parent: dict[Any, Any] = {}
     for layer in model.layers:
         weight = 0 if type(layer).__name__ in _MERGES or isinstance(layer, keras.layers.InputLayer) else 1
         options = [(depth[p], p) for p in parents[layer] if p in depth]

@@ -54,7 +54,8 @@ def parse_cell(
     allowed = [o for o, name in enumerate(primitives) if name not in exclude]
     if not allowed:
         raise ValueError(f"Every candidate op is excluded ({list(exclude)}); nothing to derive.")
-    gene, start = [], 0
+    gene: list[tuple[str, int]] = []
+    start = 0
     for node in range(nodes):
         rows = weights[start : start + node + 2, allowed]
         strongest = sorted(range(node + 2), key=lambda j: -rows[j].max())[:keep]

@@ -27,17 +27,14 @@ trial hyperparameters.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from keras_nas.architecture import Architecture, Head, Layer, Skip, building
+from keras_nas.architecture import Architecture, Head, Layer, Skip, building, kinds
 
 KINDS = ("deeper", "wider", "add_skip", "concat_skip")
-_CHANNEL_WISE = {"batch_norm", "activation", "dropout", "pool", "global_pool", "flatten", "identity"}
-_WEIGHTED = {"dense", "conv"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,11 +77,7 @@ def _non_negative(architecture: Architecture, node: int) -> bool:
     if not all(_non_negative(architecture, skip.source) for skip in merges):
         return False
     layer = architecture.layers[node - 1]
-    if layer.kind in ("dense", "conv", "activation"):
-        return layer.get("activation") == "relu"
-    if layer.kind in ("pool", "global_pool", "flatten", "dropout", "identity"):
-        return _non_negative(architecture, node - 1)
-    return False
+    return kinds.get(layer.kind).non_negative(layer, _non_negative(architecture, node - 1))
 
 
 def _touched(architecture: Architecture, first: int, last: int) -> bool:
@@ -96,12 +89,16 @@ def consumer(architecture: Architecture, node: int) -> int | None:
     """Index of the weighted layer that reads node `node` through channel-wise layers only,
     or None when that is the head. Raises ValueError when the channels cannot be followed."""
     for index in range(node, len(architecture.layers)):
-        kind = architecture.layers[index].kind
-        if kind in _WEIGHTED:
+        kind = kinds.get(architecture.layers[index].kind)
+        if kind.width_key:
             return index
-        if kind not in _CHANNEL_WISE:
-            raise ValueError(f"channels cannot be followed through layer {index} ({kind}).")
+        if not kind.channel_wise:
+            raise ValueError(f"channels cannot be followed through layer {index} ({kind.name}).")
     return None
+
+
+def _width_key(layer: Layer) -> str | None:
+    return kinds.get(layer.kind).width_key
 
 
 # -- moves on architectures ------------------------------------------------
@@ -125,10 +122,12 @@ def apply(architecture: Architecture, move: Move, input_shape: Iterable[int]) ->
         layers.insert(move.node, new)
         skips = [_shift(skip, move.node) for skip in skips]
     elif move.kind == "wider":
-        if not 0 <= move.layer < len(layers) or layers[move.layer].kind not in _WEIGHTED:
-            raise ValueError(f"wider needs a dense or conv layer; layer {move.layer} is not one.")
+        key = _width_key(layers[move.layer]) if 0 <= move.layer < len(layers) else None
+        if key is None:
+            raise ValueError(
+                f"wider needs a dense or conv layer (a kind with a width_key); layer {move.layer} is not one."
+            )
         layer = layers[move.layer]
-        key = "units" if layer.kind == "dense" else "filters"
         if move.width <= layer[key]:
             raise ValueError(f"wider must grow {key} beyond {layer[key]}; received width={move.width}.")
         end = consumer(architecture, move.layer + 1)
@@ -162,8 +161,9 @@ def candidates(
     """
     moves = [Move("deeper", node=node) for node in range(1, len(architecture.layers) + 1)]
     for index, layer in enumerate(architecture.layers):
-        if layer.kind in _WEIGHTED:
-            width = layer["units" if layer.kind == "dense" else "filters"]
+        key = _width_key(layer)
+        if key is not None:
+            width = layer[key]
             if width * 2 <= max_width:
                 moves.append(Move("wider", layer=index, width=width * 2))
     for target in range(2, len(architecture.layers) + 1):
@@ -182,10 +182,6 @@ def candidates(
 
 
 # -- weights -----------------------------------------------------------------
-_INDEXED = re.compile(r"^(?P<kind>[a-z_]+)_(?P<index>\d+)$")
-_SKIP = re.compile(r"^skip_(?P<source>\d+)_(?P<target>\d+)_(?P<part>\w+)$")
-
-
 def model_weights(model) -> dict[str, list[np.ndarray]]:
     """A model's weights by layer name (layers without weights left out)."""
     return {layer.name: [np.array(w) for w in layer.get_weights()] for layer in model.layers if layer.weights}
@@ -204,22 +200,30 @@ def _identity_kernel(kernel_size: int, channels: int, rank: int) -> np.ndarray:
     return kernel
 
 
-def _rename_for_deeper(name: str, node: int) -> str:
-    skip = _SKIP.match(name)
-    if skip:
-        moved = _shift(Skip(int(skip["source"]), int(skip["target"])), node)
-        return f"skip_{moved.source}_{moved.target}_{skip['part']}"
-    indexed = _INDEXED.match(name)
-    if indexed and int(indexed["index"]) >= node:
-        return f"{indexed['kind']}_{int(indexed['index']) + 1}"
-    return name
+def _renamed_for_deeper(weights: dict, architecture: Architecture, node: int) -> dict:
+    """The weights under the names the layers get once a layer is inserted at `node` (names from `building`)."""
+    prefixes = {
+        building.layer_name(index, layer): building.layer_name(index + 1, layer)
+        for index, layer in enumerate(architecture.layers)
+        if index >= node
+    }
+    for skip in architecture.skips:
+        prefixes[building.skip_name(skip, "proj")] = building.skip_name(_shift(skip, node), "proj")
+
+    def renamed(name: str) -> str:
+        for old, new in prefixes.items():
+            if name == old or name.startswith(old + "_"):  # a kind that expands into several layers prefixes them
+                return new + name[len(old) :]
+        return name
+
+    return {renamed(name): values for name, values in weights.items()}
 
 
 def _consumer_name(architecture: Architecture, node: int) -> tuple[str, Layer | None]:
     index = consumer(architecture, node)
     if index is None:
-        return "head", None
-    return f"{architecture.layers[index].kind}_{index}", architecture.layers[index]
+        return building.HEAD, None
+    return building.layer_name(index, architecture.layers[index]), architecture.layers[index]
 
 
 def _remap_input(
@@ -260,16 +264,12 @@ def _remap_input(
 
 
 def _extend_channel_wise(weights: dict, architecture: Architecture, first: int, last: int, sources: np.ndarray) -> None:
-    """Batch-norm layers in [first, last) get parameters for the new channels (copies, or an identity)."""
+    """Channel-wise layers in [first, last) with weights get them for the new channels (copies, or an identity)."""
     for index in range(first, last):
-        if architecture.layers[index].kind == "batch_norm":
-            name = f"batch_norm_{index}"
-            gamma, beta, mean, variance = weights[name]
-            fresh = sources < 0
-            picked = [np.take(v, np.maximum(sources, 0)) for v in (gamma, beta, mean, variance)]
-            for values, default in zip(picked, (1.0, 0.0, 0.0, 1.0), strict=True):
-                values[fresh] = default
-            weights[name] = picked
+        layer = architecture.layers[index]
+        name = building.layer_name(index, layer)
+        if name in weights:
+            weights[name] = kinds.get(layer.kind).select_channels(layer, weights[name], sources)
 
 
 def transfer(
@@ -285,13 +285,14 @@ def transfer(
     layout = building.plan(architecture, input_shape)
     weights = {name: [w.copy() for w in values] for name, values in weights.items()}
     if move.kind == "deeper":
-        renamed = {_rename_for_deeper(name, move.node): values for name, values in weights.items()}
+        renamed = _renamed_for_deeper(weights, architecture, move.node)
         shape = layout.shapes[move.node]
         channels = shape[-1]
+        new_name = building.layer_name(move.node, apply(architecture, move, input_shape).layers[move.node])
         if len(shape) == 1:
-            renamed[f"dense_{move.node}"] = [np.eye(channels, dtype=np.float32), np.zeros(channels, np.float32)]
+            renamed[new_name] = [np.eye(channels, dtype=np.float32), np.zeros(channels, np.float32)]
         else:
-            renamed[f"conv_{move.node}"] = [
+            renamed[new_name] = [
                 _identity_kernel(3, channels, len(shape) - 1),
                 np.zeros(channels, np.float32),
             ]
@@ -307,12 +308,12 @@ def transfer(
             if rank == 0
             else (1,) * rank + (source_channels, target_channels.channels)
         )
-        weights[f"skip_{move.source}_{move.target}_proj"] = [np.zeros(shape, np.float32)]
+        weights[building.skip_name(Skip(move.source, move.target), "proj")] = [np.zeros(shape, np.float32)]
         return weights
 
     if move.kind == "wider":
         layer = architecture.layers[move.layer]
-        name = f"{layer.kind}_{move.layer}"
+        name = building.layer_name(move.layer, layer)
         old = layout.shapes[move.layer + 1][-1]
         extra = rng.integers(0, old, size=move.width - old)
         sources = np.concatenate([np.arange(old), extra])
@@ -334,12 +335,12 @@ def transfer(
     last = len(architecture.layers) if end is None else end
     _extend_channel_wise(weights, architecture, node, last, sources)
     consumer_name, consumer_layer = _consumer_name(architecture, node)
-    if consumer_name == "head" and head is None:
+    if consumer_name == building.HEAD and head is None:
         raise ValueError("this move changes the channels the head reads; pass the head.")
     reads = layout.shapes[last]  # what the consumer reads (in the parent)
     if len(reads) == 1:
         positions = reads[0] // old  # > 1 when a flatten lies in between
-    elif consumer_layer is None and head.reduce == "flatten":
+    elif consumer_layer is None and head is not None and head.reduce == "flatten":  # None: the head, given above
         positions = int(np.prod(reads[:-1]))
     else:
         positions = 1  # a convolution, a dense layer on the last axis, or a pooled head

@@ -1,46 +1,17 @@
-"""What each `Layer` kind means: its shape rule, parameter count and Keras layer.
-
-Shapes exclude the batch axis: `(features,)` for tabular data, `(steps,
-channels)` for sequences, `(height, width, channels)` for images. Convolutions
-and poolings always use `"same"` padding, so a stride `s` maps a length `n` to
-`ceil(n / s)` and strides compose exactly along the main path.
-
-Parameters by kind:
-
-| kind | parameters (defaults) |
-|---|---|
-| dense | units, activation (None), use_bias (True) |
-| conv | filters, kernel_size (3), strides (1), dilation_rate (1), separable (False); activation, use_bias as dense |
-| pool | pool ("max" or "avg"), size (2), strides (= size) |
-| global_pool | pool ("avg" or "max") |
-| flatten, identity | none |
-| batch_norm | momentum (0.9; Keras's 0.99 never settles in short trainings) |
-| dropout | rate |
-| activation | activation |
-| keras | class_name, spec (the layer's serialized config as JSON) |
-| cell | gene, concat, filters, reduction (False), input0_channels, input0 (2), keep (2) |
-
-A `cell` is a DARTS cell read off a supernet (see `keras_nas.architecture.cells.derived`):
-it reads node `input0` steps back along the main path (2: the output of the
-layer before the previous one) besides its main-path input, so it is built by
-`LayerKind.apply`, which receives every earlier node, and expands into plain
-Keras layers.
-"""
+"""The built-in layer kinds: dense, conv, pool, global_pool, flatten, batch_norm, dropout, activation,
+identity, and `keras` (any other Keras layer, kept whole)."""
 
 from __future__ import annotations
 
-import abc
-import importlib
 import json
 import math
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import keras
+import numpy as np
 
 from keras_nas.architecture.architecture import Layer
-
-Shape = tuple[int, ...]
+from keras_nas.architecture.kinds.base import LayerKind, Shape, register_kind
 
 
 def _spatial_rank(shape: Shape, kind: str) -> int:
@@ -59,122 +30,17 @@ def _activation_tag(layer: Layer) -> str:
     return "" if activation in (None, "linear") else str(activation)
 
 
-class LayerKind(abc.ABC):
-    """Base of the per-kind rules; subclasses override what differs."""
-
-    name = ""
-    defaults: ClassVar[dict[str, Any]] = {}
-    numeric: tuple[str, ...] = ()  # compared by relative difference in `difference`
-    categorical: tuple[str, ...] = ()  # compared by equality in `difference`
-
-    def difference(self, a: Layer, b: Layer) -> float:
-        """How far apart two layers of this kind are, in [0, 1]: the mean over the compared
-        attributes of |x - y| / max(x, y) (numeric) or of x != y (categorical); 0 if none."""
-        terms = []
-        for key in self.numeric:
-            x, y = float(self.value(a, key) or 0), float(self.value(b, key) or 0)
-            top = max(abs(x), abs(y))
-            terms.append(abs(x - y) / top if top > 0 else 0.0)
-        for key in self.categorical:
-            terms.append(float(self.value(a, key) != self.value(b, key)))
-        return sum(terms) / len(terms) if terms else 0.0
-
-    def value(self, layer: Layer, key: str) -> Any:
-        """A parameter's value, its default when left out."""
-        return layer.get(key, self.defaults.get(key))
-
-    def canonical(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Drops parameters equal to their defaults, so equal networks compare equal."""
-        return {k: v for k, v in params.items() if not (k in self.defaults and v == self.defaults[k])}
-
-    def output_shape(self, layer: Layer, shape: Shape) -> Shape:
-        return shape
-
-    def num_params(self, layer: Layer, shape: Shape) -> int:
-        return 0
-
-    def stride(self, layer: Layer) -> int:
-        """How much this layer shrinks every spatial axis."""
-        return 1
-
-    def check_nodes(self, layer: Layer, shapes: Sequence[Shape]) -> None:  # noqa: B027 (most kinds take any nodes)
-        """Raises ValueError if the layer cannot read the earlier nodes (shapes of nodes 0 … its input)."""
-
-    @abc.abstractmethod
-    def to_keras(self, layer: Layer, shape: Shape, name: str) -> keras.layers.Layer:
-        """A fresh Keras layer named `name` for an input of `shape`."""
-
-    def apply(self, layer: Layer, x: Any, nodes: Sequence[Any], shape: Shape, name: str) -> Any:
-        """The layer's output tensor for main-path input `x` (of `shape`), given all earlier node tensors.
-
-        Most kinds read only `x` (`nodes[-1]`); a kind that reads more nodes,
-        such as `cell`, overrides this (and `check_nodes`) instead of `to_keras`.
-        """
-        return self.to_keras(layer, shape, name)(x)
-
-    def describe(self, layer: Layer) -> str:
-        return self.name
-
-    def examples(self) -> Sequence[tuple[Sequence[Layer], Shape]]:
-        """Small networks (main-path layers, input shape) that use this kind.
-
-        The contract tests (tests/test_layer_kinds.py) build every example of
-        every registered kind and check its shape, parameter count and JSON
-        round trip; a kind with no example fails them.
-        """
-        return ()
+def _activation_name(function) -> str | None:
+    name = keras.activations.serialize(function)
+    if isinstance(name, dict):
+        name = name.get("config", name.get("class_name"))
+    return None if name in (None, "linear") else str(name)
 
 
-KINDS: dict[str, LayerKind] = {}
-
-# Kinds of the spine defined beside what they need, loaded on first use (a `cell` needs the DARTS ops).
-_ELSEWHERE = {"cell": "keras_nas.architecture.cells.derived"}
-
-
-def register_kind(kind: type[LayerKind]) -> type[LayerKind]:
-    """Makes a `LayerKind` subclass known by its `name`; usable as a class decorator.
-
-    One class is all a new kind needs: its shape rule, parameter count and
-    Keras layer. The builder, `Architecture.num_params`, the edit distance
-    and the contract tests (tests/test_layer_kinds.py) pick it up from here.
-
-    Example:
-
-    >>> import keras
-    >>> @register_kind
-    ... class Gelu(LayerKind):
-    ...     name = "gelu"
-    ...     def to_keras(self, layer, shape, name):
-    ...         return keras.layers.Activation("gelu", name=name)
-    >>> Layer.of("gelu").describe()
-    'gelu'
-    >>> del KINDS["gelu"]
-    """
-    if not (isinstance(kind, type) and issubclass(kind, LayerKind)):
-        raise TypeError(f"register_kind takes a LayerKind subclass; received {kind!r}.")
-    if not kind.name or not isinstance(kind.name, str):
-        raise ValueError(f"{kind.__name__}.name must be a non-empty string; received {kind.name!r}.")
-    known = KINDS.get(kind.name)
-    if known is not None and type(known).__qualname__ != kind.__qualname__:
-        raise ValueError(
-            f"A layer kind named {kind.name!r} is already registered ({type(known).__name__}); choose another name."
-        )
-    KINDS[kind.name] = kind()
-    return kind
-
-
-def names() -> list[str]:
-    """The names of every layer kind, built-in and registered."""
-    for module in set(_ELSEWHERE.values()):
-        importlib.import_module(module)
-    return sorted(KINDS)
-
-
-def find(kind: str) -> LayerKind | None:
-    """The rules of a layer kind, or None if no kind has that name."""
-    if kind not in KINDS and kind in _ELSEWHERE:
-        importlib.import_module(_ELSEWHERE[kind])
-    return KINDS.get(kind)
+def _square(value: Any) -> int | None:
+    """The common size of a kernel/stride tuple, or None when it differs across axes."""
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    return int(values[0]) if len(set(values)) == 1 else None
 
 
 @register_kind
@@ -183,6 +49,17 @@ class Dense(LayerKind):
     defaults: ClassVar[dict[str, Any]] = {"use_bias": True}
     numeric = ("units",)
     categorical = ("activation",)
+    width_key = "units"
+
+    def from_keras(self, layer):
+        if type(layer).__name__ != "Dense":
+            return None
+        return Layer.of(
+            "dense", units=layer.units, activation=_activation_name(layer.activation), use_bias=layer.use_bias
+        )
+
+    def non_negative(self, layer, input_non_negative):
+        return layer.get("activation") == "relu"
 
     def output_shape(self, layer, shape):
         return shape[:-1] + (int(layer["units"]),)
@@ -218,6 +95,29 @@ class Conv(LayerKind):
     }
     numeric = ("filters", "kernel_size", "strides", "dilation_rate")
     categorical = ("separable", "activation")
+    width_key = "filters"
+
+    def from_keras(self, layer):
+        name, config = type(layer).__name__, layer.get_config()
+        if name not in ("Conv1D", "Conv2D", "SeparableConv1D", "SeparableConv2D"):
+            return None
+        kernel, strides, dilation = (_square(config[k]) for k in ("kernel_size", "strides", "dilation_rate"))
+        exact = config["padding"] == "same" and None not in (kernel, strides, dilation)
+        if not exact or config.get("groups", 1) != 1 or config.get("depth_multiplier", 1) != 1:
+            return None
+        return Layer.of(
+            "conv",
+            filters=layer.filters,
+            kernel_size=kernel,
+            strides=strides,
+            dilation_rate=dilation,
+            separable=name.startswith("Separable"),
+            activation=_activation_name(layer.activation),
+            use_bias=layer.use_bias,
+        )
+
+    def non_negative(self, layer, input_non_negative):
+        return layer.get("activation") == "relu"
 
     def output_shape(self, layer, shape):
         _spatial_rank(shape, self.name)
@@ -277,6 +177,19 @@ class Pool(LayerKind):
     defaults: ClassVar[dict[str, Any]] = {"pool": "max", "size": 2}
     numeric = ("size", "strides")
     categorical = ("pool",)
+    channel_wise = True
+
+    def from_keras(self, layer):
+        name, config = type(layer).__name__, layer.get_config()
+        if name not in ("MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D"):
+            return None
+        size, strides = _square(config["pool_size"]), _square(config["strides"])
+        if config["padding"] != "same" or None in (size, strides):
+            return None
+        return Layer.of("pool", pool="max" if name.startswith("Max") else "avg", size=size, strides=strides)
+
+    def non_negative(self, layer, input_non_negative):
+        return input_non_negative
 
     def value(self, layer, key):
         return self.stride(layer) if key == "strides" else super().value(layer, key)
@@ -322,6 +235,18 @@ class GlobalPool(LayerKind):
     name = "global_pool"
     defaults: ClassVar[dict[str, Any]] = {"pool": "avg"}
     categorical = ("pool",)
+    channel_wise = True
+
+    def from_keras(self, layer):
+        name = type(layer).__name__
+        if not (name.startswith("GlobalMax") or name.startswith("GlobalAverage")):
+            return None
+        if layer.get_config().get("keepdims", False):
+            return None
+        return Layer.of("global_pool", pool="max" if "Max" in name else "avg")
+
+    def non_negative(self, layer, input_non_negative):
+        return input_non_negative
 
     def output_shape(self, layer, shape):
         _spatial_rank(shape, self.name)
@@ -346,6 +271,13 @@ class GlobalPool(LayerKind):
 @register_kind
 class Flatten(LayerKind):
     name = "flatten"
+    channel_wise = True
+
+    def from_keras(self, layer):
+        return Layer.of("flatten") if type(layer).__name__ == "Flatten" else None
+
+    def non_negative(self, layer, input_non_negative):
+        return input_non_negative
 
     def output_shape(self, layer, shape):
         return (math.prod(shape),)
@@ -361,6 +293,21 @@ class Flatten(LayerKind):
 class BatchNorm(LayerKind):
     name = "batch_norm"
     defaults: ClassVar[dict[str, Any]] = {"momentum": 0.9}
+    channel_wise = True
+
+    def from_keras(self, layer):
+        config = layer.get_config()
+        if type(layer).__name__ != "BatchNormalization" or config["axis"] not in (-1, [-1]):
+            return None
+        return Layer.of("batch_norm", momentum=float(config["momentum"]))
+
+    def select_channels(self, layer, weights, sources):
+        # A new channel gets gamma 1, beta 0, mean 0, variance 1: it passes its input through.
+        fresh = sources < 0
+        picked = [np.take(v, np.maximum(sources, 0)) for v in weights]
+        for values, default in zip(picked, (1.0, 0.0, 0.0, 1.0), strict=True):
+            values[fresh] = default
+        return picked
 
     def num_params(self, layer, shape):
         return 4 * shape[-1]  # gamma, beta and the two moving statistics
@@ -379,6 +326,15 @@ class BatchNorm(LayerKind):
 class Dropout(LayerKind):
     name = "dropout"
     numeric = ("rate",)
+    channel_wise = True
+
+    def from_keras(self, layer):
+        if type(layer).__name__ != "Dropout":
+            return None
+        return Layer.of("dropout", rate=float(layer.get_config()["rate"]))
+
+    def non_negative(self, layer, input_non_negative):
+        return input_non_negative
 
     def to_keras(self, layer, shape, name):
         return keras.layers.Dropout(float(layer["rate"]), name=name)
@@ -394,6 +350,18 @@ class Dropout(LayerKind):
 class Activation(LayerKind):
     name = "activation"
     categorical = ("activation",)
+    channel_wise = True
+
+    def from_keras(self, layer):
+        name, config = type(layer).__name__, layer.get_config()
+        if name == "Activation":
+            return Layer.of("activation", activation=_activation_name(layer.activation) or "linear")
+        if name == "ReLU" and config.get("max_value") is None and not config.get("negative_slope"):
+            return Layer.of("activation", activation="relu")
+        return None
+
+    def non_negative(self, layer, input_non_negative):
+        return layer.get("activation") == "relu"
 
     def to_keras(self, layer, shape, name):
         return keras.layers.Activation(layer["activation"], name=name)
@@ -408,6 +376,13 @@ class Activation(LayerKind):
 @register_kind
 class Identity(LayerKind):
     name = "identity"
+    channel_wise = True
+
+    def from_keras(self, layer):
+        return Layer.of("identity") if type(layer).__name__ == "Identity" else None
+
+    def non_negative(self, layer, input_non_negative):
+        return input_non_negative
 
     def to_keras(self, layer, shape, name):
         return keras.layers.Identity(name=name)
@@ -451,16 +426,6 @@ class KerasLayer(LayerKind):
                 (4, 4, 2),
             ),
         ]
-
-
-def get(kind: str) -> LayerKind:
-    """Returns the rules of a layer kind, or raises a ValueError naming the known kinds."""
-    rules = find(kind)
-    if rules is None:
-        raise ValueError(
-            f"Unknown layer kind {kind!r}; known kinds: {names()}. Add one with keras_nas.architecture.register_kind."
-        )
-    return rules
 
 
 def keras_layer_spec(layer: keras.layers.Layer) -> dict[str, Any]:
