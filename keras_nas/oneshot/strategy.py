@@ -18,7 +18,6 @@ from __future__ import annotations
 import abc
 import contextlib
 import math
-import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -33,6 +32,7 @@ from keras_nas.oneshot.darts.gdas import GDASSearchModel
 from keras_nas.oneshot.darts.network import DARTSSearchModel
 from keras_nas.oneshot.darts.pcdarts import PCDARTSSearchModel
 from keras_nas.oneshot.data import bilevel_dataset
+from keras_nas.utils.budget import TimeBudget
 
 
 class OneShotStrategy(abc.ABC):
@@ -47,6 +47,7 @@ class OneShotStrategy(abc.ABC):
     """
 
     name: ClassVar[str] = ""
+    history_: dict[str, list[float]]  # set by `search`
     search_batch_size: int | None = None  # the search's batch size; None: `configure`'s batch_size
     train_batch_size: int | None = None  # the derived network's batch size; None: `configure`'s batch_size
 
@@ -115,19 +116,6 @@ def graph_optimizer(enabled: bool):
         yield
     finally:
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": previous})
-
-
-class _TimeBudget(keras.callbacks.Callback):
-    def __init__(self, seconds: float):
-        super().__init__()
-        self.seconds = float(seconds)
-
-    def on_train_begin(self, logs=None):
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if time.perf_counter() - self.started > self.seconds:
-            self.model.stop_training = True
 
 
 class SupernetStrategy(OneShotStrategy):
@@ -246,7 +234,7 @@ class SupernetStrategy(OneShotStrategy):
         steps = math.ceil(len(x_train) / batch_size)
         model.compile(order=self.order, decay_steps=epochs * steps)
         dataset = bilevel_dataset((x_train, y_train), (x_val, y_val), batch_size, self.seed)
-        callbacks = [*self.callbacks, *([] if self.time_budget is None else [_TimeBudget(self.time_budget)])]
+        callbacks = [*self.callbacks, TimeBudget(self.time_budget).callback()]
         with graph_optimizer(self.graph_rewrites):
             history = model.fit(dataset, epochs=epochs, callbacks=callbacks, verbose=1 if self.verbose >= 2 else 0)
         self.supernet_ = model

@@ -49,6 +49,8 @@ import traceback
 from multiprocessing.connection import Client, Connection, Listener
 from typing import Any
 
+from keras_nas.utils.budget import TimeBudget
+
 AUTO = "auto"
 AUTO_LONGER_THAN = 10  # "auto" isolates searches of more trials than this, or of unbounded max_trials
 AUTO_GROWTH_MIB = 64.0  # "auto" replaces a child whose memory grew this much since its first trial
@@ -168,8 +170,10 @@ class TrialProcess:
             [sys.executable, "-c", _CHILD_MAIN, host, str(port)], stdin=subprocess.PIPE, env=env
         )
         try:
-            self.process.stdin.write(authkey.hex().encode() + b"\n")
-            self.process.stdin.flush()  # then held open: the child exits when it closes
+            stdin = self.process.stdin
+            assert stdin is not None  # stdin=subprocess.PIPE above
+            stdin.write(authkey.hex().encode() + b"\n")
+            stdin.flush()  # then held open: the child exits when it closes
             self.connection = self._accept(listener)
             self.connection.send(("setup", payload))
             reply = self._receive()
@@ -251,10 +255,11 @@ class TrialProcess:
         if self.process.poll() is not None:  # it died in its last trial
             return True
         if policy != AUTO:
-            return self.trials_run >= policy
-        if not self.memory_mib or None in self.memory_mib:
+            return self.trials_run >= int(policy)  # an int: check_trials_per_process allows no other string
+        readings = [mib for mib in self.memory_mib if mib is not None]
+        if not readings or len(readings) < len(self.memory_mib):  # none, or one could not be read
             return self.trials_run >= AUTO_TRIALS_PER_PROCESS
-        return self.memory_mib[-1] - self.memory_mib[0] > AUTO_GROWTH_MIB
+        return readings[-1] - readings[0] > AUTO_GROWTH_MIB
 
     def close(self) -> None:
         """Stops the child (politely, then by force) and waits for it."""
@@ -264,7 +269,8 @@ class TrialProcess:
                 connection.send(("stop",))
             connection.close()
         with contextlib.suppress(OSError):
-            self.process.stdin.close()
+            if self.process.stdin is not None:  # always, with stdin=subprocess.PIPE
+                self.process.stdin.close()
         try:
             self.process.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -350,7 +356,7 @@ def _serve(connection: Connection) -> None:
             return
         _, state, remaining, proposal_seconds = message
         trial = trial_module.Trial.from_state(state)
-        tuner._deadline = None if remaining is None else time.monotonic() + remaining
+        tuner._budget = TimeBudget(None if remaining is None else max(0.0, remaining))
         tuner._proposal_seconds = proposal_seconds
         try:
             results = tuner.run_trial_here(trial, *fit_args, **fit_kwargs)

@@ -15,18 +15,7 @@ import numpy as np
 from keras_nas.architecture import Architecture
 from keras_nas.backend import tracing
 from keras_nas.search import checkpoints, distributed, recovery, trial_process
-
-
-class _Deadline(keras.callbacks.Callback):
-    """Stops training at the end of the epoch during which the search's time ran out."""
-
-    def __init__(self, deadline: float | None) -> None:
-        super().__init__()
-        self.deadline = deadline
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            self.model.stop_training = True
+from keras_nas.utils.budget import TimeBudget
 
 
 class _NonFiniteGuard(keras.callbacks.Callback):
@@ -139,8 +128,7 @@ class NASTuner(keras_tuner.Tuner):
         self.records: dict[str, dict[str, Any]] = {}
         self.oracle_seconds = 0.0  # time spent waiting for the oracle's proposals
         self._proposal_started = self._proposal_seconds = 0.0
-        self._deadline: float | None = None
-        self._search_started = time.monotonic()
+        self._budget = TimeBudget(None)
         self._built_model: keras.Model | None = None
         self._examples: tuple[np.ndarray, np.ndarray] | None = None  # a trial's first examples, while it builds
         self._requested_trials = getattr(oracle, "max_trials", None)
@@ -153,8 +141,7 @@ class NASTuner(keras_tuner.Tuner):
         super().on_search_begin()
         # The tuner's file is what makes keras-tuner reload a project: write it before the first trial exists.
         self.save()
-        self._search_started = time.monotonic()
-        self._deadline = None if self.time_budget is None else time.monotonic() + float(self.time_budget)
+        self._budget = TimeBudget(self.time_budget)
 
     def search(self, *fit_args, **fit_kwargs):
         if distributed.is_chief():  # keras-tuner's chief waits for ever for a dead worker
@@ -181,7 +168,7 @@ class NASTuner(keras_tuner.Tuner):
             # `max_consecutive_failed_trials` still ends a search that only fails).
             failed = sum(t.status in ("FAILED", "INVALID") for t in self.oracle.trials.values())
             self.oracle.max_trials = self._requested_trials + failed
-        if self._deadline is not None and time.monotonic() >= self._deadline:
+        if self._budget.spent():
             if not local:
                 # A distributed worker cannot lower the chief's budget: it stops asking.
                 raise _BudgetSpent()
@@ -261,7 +248,7 @@ class NASTuner(keras_tuner.Tuner):
         if self._trial_process is None:
             payload = trial_process.blueprint(self, args, kwargs)
             self._trial_process = trial_process.TrialProcess(payload, self.oracle)
-        remaining = None if self._deadline is None else self._deadline - time.monotonic()
+        remaining = self._budget.remaining()
         try:
             results, record = self._trial_process.run(trial, remaining, self._proposal_seconds)
         except keras_tuner.errors.FatalError:
@@ -275,7 +262,8 @@ class NASTuner(keras_tuner.Tuner):
 
     def _close_trial_process(self) -> None:
         if self._trial_process is not None:
-            self._trial_process, process = None, self._trial_process
+            process = self._trial_process
+            self._trial_process = None
             process.close()
 
     def run_trial_here(self, trial, *args, **kwargs):
@@ -287,7 +275,7 @@ class NASTuner(keras_tuner.Tuner):
         objective = self.oracle.objective
         kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + [
             keras.callbacks.EarlyStopping(monitor=objective.name, mode=objective.direction, patience=self.patience),
-            _Deadline(self._deadline),
+            self._budget.callback(),
         ]
         guard = _NonFiniteGuard()
         kwargs["callbacks"].append(guard)
@@ -353,7 +341,7 @@ class NASTuner(keras_tuner.Tuner):
         params = record.get("params")
         return (
             f"[keras_nas] trial {int(trial.trial_id) + 1}/{self.oracle.max_trials or '?'} "
-            f"{time.monotonic() - self._search_started:6.1f}s  {self.oracle.objective.name}={score}  "
+            f"{self._budget.elapsed():6.1f}s  {self.oracle.objective.name}={score}  "
             f"best={best_score:.4f}  params={'-' if params is None else f'{params:,}'}  "
             f"epochs={record.get('epochs', '-')}  {record.get('architecture') or ''}"
         )

@@ -1,1 +1,1 @@
-"""Helpers every layer may use: `atomic` (crash-safe file writes)."""
+"""Helpers every layer may use: `atomic` (crash-safe file writes), `budget` (the one time budget)."""

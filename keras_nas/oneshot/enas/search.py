@@ -12,7 +12,6 @@ performance estimate, usable on its own), and `ENASStrategy` is what
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,6 +26,7 @@ from keras_nas.oneshot.enas.child import child_model
 from keras_nas.oneshot.enas.controller import ENASController
 from keras_nas.oneshot.enas.spaces import MacroSpace, Space, make_space
 from keras_nas.oneshot.strategy import OneShotStrategy, register_strategy
+from keras_nas.utils.budget import TimeBudget
 
 
 def _objective(head: Head, y, y_pred):
@@ -103,7 +103,7 @@ def _as_arrays(x, y, head: Head):
     return x, y
 
 
-def _specs(x, y):
+def _specs(x, y) -> tuple[tf.TensorSpec, tf.TensorSpec]:
     return (
         tf.TensorSpec((None, *x.shape[1:]), tf.float32),
         tf.TensorSpec((None, *y.shape[1:]), tf.int32 if y.dtype == np.int32 else tf.float32),
@@ -262,12 +262,13 @@ class ENASSearch:
             )
         steps_per_epoch = math.ceil(len(x_train) / batch_size)
         self._compile(*_specs(x_train, y_train), decay_steps=int(epochs) * steps_per_epoch)
+        assert self._steps is not None  # set by _compile
         _, weight_step, controller_step = self._steps
         train = tf.data.Dataset.from_tensor_slices((x_train, y_train))
         train = train.shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
         val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).shuffle(len(x_val), seed=seed).repeat()
         val_batches = iter(val.batch(batch_size, drop_remainder=len(x_val) >= batch_size))
-        started = time.perf_counter()
+        budget = TimeBudget(time_budget)
         for epoch in range(int(epochs)):
             weights, self.step_arcs = [], []
             for x, y in train:
@@ -275,7 +276,10 @@ class ENASSearch:
                 weights.append((float(loss), float(reward)))
                 self.step_arcs.append(np.asarray(arc))
             rewards = [[float(t) for t in controller_step(*next(val_batches))] for _ in range(int(controller_steps))]
-            record = {"loss": np.mean([w[0] for w in weights]), "train_reward": np.mean([w[1] for w in weights])}
+            record: dict[str, float | np.floating] = {
+                "loss": np.mean([w[0] for w in weights]),
+                "train_reward": np.mean([w[1] for w in weights]),
+            }
             names = ("controller_reward", "baseline", "entropy", "skip_density")
             record.update(
                 {name: np.mean([r[k] for r in rewards]) if rewards else float("nan") for k, name in enumerate(names)}
@@ -284,7 +288,7 @@ class ENASSearch:
                 self.history.setdefault(name, []).append(float(value))
             if verbose:
                 print(f"ENAS epoch {epoch + 1}/{epochs}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items()))
-            if time_budget is not None and time.perf_counter() - started > time_budget:
+            if budget.spent():
                 break
         return self
 
