@@ -103,7 +103,7 @@ def test_a_user_kind_claims_keras_layers_before_the_built_in_ones(scale_kind):
         model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.ReLU(max_value=6.0)])
         assert Architecture.from_keras_model(model).layers[-1] == Layer.of("test_relu6")
     finally:
-        del kinds.KINDS["test_relu6"]
+        kinds.KINDS.unregister("test_relu6")
 
 
 class _Scale(LayerKind):
@@ -123,7 +123,7 @@ class _Scale(LayerKind):
 def scale_kind():
     register_kind(_Scale)
     yield
-    del kinds.KINDS["test_scale"]
+    kinds.KINDS.unregister("test_scale")
 
 
 def test_a_registered_kind_builds_counts_and_is_compared(scale_kind):

@@ -29,8 +29,7 @@ _UNSUPPORTED_MERGES = ("Average", "Maximum", "Minimum", "Multiply", "Subtract", 
 def layer_from_keras(layer: keras.layers.Layer) -> Layer:
     """Describes one Keras layer as a `Layer` of the kind that claims it (`LayerKind.from_keras`), else of the
     `keras` kind. Kinds are asked latest registered first, so a user's kind can claim a layer a built-in one claims."""
-    kinds.names()  # loads the kinds defined elsewhere
-    for kind in reversed(list(kinds.KINDS.values())):
+    for kind in reversed(kinds.KINDS.entries()):
         described = kind.from_keras(layer)
         if described is not None:
             return described

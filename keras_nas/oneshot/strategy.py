@@ -33,6 +33,7 @@ from keras_nas.oneshot.darts.network import DARTSSearchModel
 from keras_nas.oneshot.darts.pcdarts import PCDARTSSearchModel
 from keras_nas.oneshot.data import bilevel_dataset
 from keras_nas.utils.budget import TimeBudget
+from keras_nas.utils.registry import Registry
 
 
 class OneShotStrategy(abc.ABC):
@@ -300,15 +301,14 @@ class GDASStrategy(SupernetStrategy):
     model_class = GDASSearchModel
 
 
-STRATEGIES: dict[str, type[OneShotStrategy]] = {}
+STRATEGIES: Registry[type[OneShotStrategy]] = Registry("one-shot strategy")
 
 
 def register_strategy(name: str, strategy: type[OneShotStrategy]) -> type[OneShotStrategy]:
     """Makes `strategy` available as `get_strategy(name)` and `NASClassifier(strategy=name)`; returns it."""
     if not (isinstance(strategy, type) and issubclass(strategy, OneShotStrategy)):
         raise TypeError(f"A strategy must be a OneShotStrategy subclass; received {strategy!r}.")
-    STRATEGIES[name] = strategy
-    return strategy
+    return STRATEGIES.register(name, strategy)
 
 
 def get_strategy(name: str, **options: Any) -> OneShotStrategy:
@@ -319,9 +319,7 @@ def get_strategy(name: str, **options: Any) -> OneShotStrategy:
     >>> get_strategy("pc_darts", channels=4, partial_channels=2).describe()["partial_channels"]
     2
     """
-    if name not in STRATEGIES:
-        raise ValueError(f"Unknown one-shot strategy {name!r}; choose one of {sorted(STRATEGIES)}.")
-    return STRATEGIES[name](**options)
+    return STRATEGIES.get(name)(**options)
 
 
 for _strategy in (DARTSStrategy, PCDARTSStrategy, GDASStrategy):

@@ -12,7 +12,15 @@
 """
 
 from keras_nas.search.morphism import MorphismOracle, MorphismTuner
-from keras_nas.search.oracles import ORACLES, get_oracle, num_initial_points
+from keras_nas.search.oracles import ORACLES, get_oracle, num_initial_points, register_oracle
 from keras_nas.search.tuner import NASTuner
 
-__all__ = ["ORACLES", "MorphismOracle", "MorphismTuner", "NASTuner", "get_oracle", "num_initial_points"]
+__all__ = [
+    "ORACLES",
+    "MorphismOracle",
+    "MorphismTuner",
+    "NASTuner",
+    "get_oracle",
+    "num_initial_points",
+    "register_oracle",
+]

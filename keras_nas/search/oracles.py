@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from typing import Any
 
 import keras_tuner
+import numpy as np
 
 from keras_nas.search.morphism.oracle import MorphismOracle
-
-ORACLES = ("morphism", "bayesian", "random", "hyperband")
+from keras_nas.utils.registry import Registry
 
 
 def _oracle_seed(seed: int | None) -> int | None:
@@ -28,6 +30,19 @@ def num_initial_points(max_trials: int | None) -> int:
     return min(int(max_trials), max(3, int(max_trials) // 3))
 
 
+OracleFactory = Callable[[Any, Any, int, Any], keras_tuner.Oracle]
+"""Makes a fresh oracle from (objective, max_trials, epochs, seed)."""
+
+ORACLES: Registry[OracleFactory] = Registry("oracle", hint="or pass a keras_tuner.Oracle instance")
+
+
+def register_oracle(name: str, factory: OracleFactory) -> OracleFactory:
+    """Makes `factory(objective, max_trials, epochs, seed)` available as `NASClassifier(oracle=name)`; returns it."""
+    if not callable(factory):
+        raise TypeError(f"An oracle factory must be callable; received {factory!r}.")
+    return ORACLES.register(name, factory)
+
+
 def get_oracle(
     oracle: str | keras_tuner.Oracle,
     objective: str | keras_tuner.Objective,
@@ -45,30 +60,59 @@ def get_oracle(
     architectures with network-morphism proposals; the tuner gives it the
     space), `"bayesian"` (keras-tuner's Gaussian-process oracle with
     `num_initial_points` as above), `"random"`, `"hyperband"` (brackets up to
-    `epochs` epochs, stopped after `max_trials` trials).
+    `epochs` epochs, stopped after `max_trials` trials); more with `register_oracle`.
     """
     if isinstance(oracle, keras_tuner.Oracle):
         return copy.deepcopy(oracle)
-    if oracle == "morphism":
-        return MorphismOracle(objective=objective, max_trials=max_trials, seed=_oracle_seed(seed))
-    if oracle == "bayesian":
-        return keras_tuner.oracles.BayesianOptimizationOracle(
-            objective=objective,
-            max_trials=max_trials,
-            num_initial_points=num_initial_points(max_trials),
-            seed=_oracle_seed(seed),
-        )
-    if oracle == "random":
-        return keras_tuner.oracles.RandomSearchOracle(
-            objective=objective, max_trials=max_trials, seed=_oracle_seed(seed)
-        )
-    if oracle == "hyperband":
-        hyperband = keras_tuner.oracles.HyperbandOracle(
-            objective=objective, max_epochs=max(int(epochs), 2), factor=3, seed=_oracle_seed(seed)
-        )
-        hyperband.max_trials = max_trials
-        return hyperband
-    raise ValueError(f"Unknown oracle {oracle!r}; choose one of {list(ORACLES)} or pass a keras_tuner.Oracle instance.")
+    return ORACLES.get(oracle)(objective, max_trials, epochs, seed)
 
 
-__all__ = ["ORACLES", "MorphismOracle", "get_oracle", "num_initial_points"]
+def _morphism(objective, max_trials, epochs, seed) -> keras_tuner.Oracle:
+    return MorphismOracle(objective=objective, max_trials=max_trials, seed=_oracle_seed(seed))
+
+
+class _BayesianOracle(keras_tuner.oracles.BayesianOptimizationOracle):
+    """keras-tuner's Gaussian-process oracle, proposing the same trials after a resume.
+
+    keras-tuner draws the starting points of its acquisition search from a
+    `RandomState` that `oracle.json` does not hold, so a resumed search
+    proposed other trials than the uninterrupted one. It is drawn afresh for
+    each proposal from the seed and the number of trials, which it does hold.
+    """
+
+    def populate_space(self, trial_id):
+        self._random_state = np.random.RandomState([int(self.seed or 0), len(self.trials)])
+        return super().populate_space(trial_id)
+
+
+def _bayesian(objective, max_trials, epochs, seed) -> keras_tuner.Oracle:
+    return _BayesianOracle(
+        objective=objective,
+        max_trials=max_trials,
+        num_initial_points=num_initial_points(max_trials),
+        seed=_oracle_seed(seed),
+    )
+
+
+def _random(objective, max_trials, epochs, seed) -> keras_tuner.Oracle:
+    return keras_tuner.oracles.RandomSearchOracle(objective=objective, max_trials=max_trials, seed=_oracle_seed(seed))
+
+
+def _hyperband(objective, max_trials, epochs, seed) -> keras_tuner.Oracle:
+    hyperband = keras_tuner.oracles.HyperbandOracle(
+        objective=objective, max_epochs=max(int(epochs), 2), factor=3, seed=_oracle_seed(seed)
+    )
+    hyperband.max_trials = max_trials
+    return hyperband
+
+
+for _name, _factory in (
+    ("morphism", _morphism),
+    ("bayesian", _bayesian),
+    ("random", _random),
+    ("hyperband", _hyperband),
+):
+    register_oracle(_name, _factory)
+
+
+__all__ = ["ORACLES", "MorphismOracle", "get_oracle", "num_initial_points", "register_oracle"]

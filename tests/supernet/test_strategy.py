@@ -134,7 +134,7 @@ def test_a_registered_strategy_runs_in_the_regressor(tabular_small):
     try:
         reg = NASRegressor(strategy="fixed", epochs=1, batch_size=40, seed=0, refit=False).fit(x, 50 + 10 * y)
     finally:
-        del STRATEGIES["fixed"]
+        STRATEGIES.unregister("fixed")
     assert reg.best_architecture_.summary() == "dense4relu" and reg.best_score_ is None
     (row,) = reg.leaderboard_
     assert row["epochs"] == 2 and row["params"] == 31 * 4 + 5  # dense 30 -> 4, head 4 -> 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-import importlib
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -11,6 +10,7 @@ import keras
 import numpy as np
 
 from keras_nas.architecture.architecture import Layer
+from keras_nas.utils.registry import Registry
 
 Shape = tuple[int, ...]
 
@@ -107,10 +107,12 @@ class LayerKind(abc.ABC):
         return ()
 
 
-KINDS: dict[str, LayerKind] = {}
-
-# Kinds of the spine defined beside what they need, loaded on first use (a `cell` needs the DARTS ops).
-_ELSEWHERE = {"cell": "keras_nas.architecture.cells.derived"}
+# Kinds of the spine defined beside what they need are loaded on first use (a `cell` needs the DARTS ops).
+KINDS: Registry[LayerKind] = Registry(
+    "layer kind",
+    hint="(add one with keras_nas.architecture.register_kind)",
+    elsewhere={"cell": "keras_nas.architecture.cells.derived"},
+)
 
 
 def register_kind(kind: type[LayerKind]) -> type[LayerKind]:
@@ -130,40 +132,31 @@ def register_kind(kind: type[LayerKind]) -> type[LayerKind]:
     ...         return keras.layers.Activation("gelu", name=name)
     >>> Layer.of("gelu").describe()
     'gelu'
-    >>> del KINDS["gelu"]
+    >>> KINDS.unregister("gelu")
     """
     if not (isinstance(kind, type) and issubclass(kind, LayerKind)):
         raise TypeError(f"register_kind takes a LayerKind subclass; received {kind!r}.")
     if not kind.name or not isinstance(kind.name, str):
         raise ValueError(f"{kind.__name__}.name must be a non-empty string; received {kind.name!r}.")
-    known = KINDS.get(kind.name)
+    known = KINDS.find(kind.name)
     if known is not None and type(known).__qualname__ != kind.__qualname__:
         raise ValueError(
             f"A layer kind named {kind.name!r} is already registered ({type(known).__name__}); choose another name."
         )
-    KINDS[kind.name] = kind()
+    KINDS.register(kind.name, kind())
     return kind
 
 
 def names() -> list[str]:
     """The names of every layer kind, built-in and registered."""
-    for module in set(_ELSEWHERE.values()):
-        importlib.import_module(module)
-    return sorted(KINDS)
+    return KINDS.names()
 
 
 def find(kind: str) -> LayerKind | None:
     """The rules of a layer kind, or None if no kind has that name."""
-    if kind not in KINDS and kind in _ELSEWHERE:
-        importlib.import_module(_ELSEWHERE[kind])
-    return KINDS.get(kind)
+    return KINDS.find(kind)
 
 
 def get(kind: str) -> LayerKind:
     """Returns the rules of a layer kind, or raises a ValueError naming the known kinds."""
-    rules = find(kind)
-    if rules is None:
-        raise ValueError(
-            f"Unknown layer kind {kind!r}; known kinds: {names()}. Add one with keras_nas.architecture.register_kind."
-        )
-    return rules
+    return KINDS.get(kind)
