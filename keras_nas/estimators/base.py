@@ -16,6 +16,7 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -338,7 +339,7 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
         if reset:
             self.input_shape_ = tuple(int(d) for d in array.shape[1:])
             if array.ndim != 2:  # a refit on sequences or images must not keep a stale count
-                vars(self).pop("n_features_in_", None)
+                self.__dict__.pop("n_features_in_", None)  # not vars(self): mypy reads it as a class's mappingproxy
         elif array.shape[1:] != self.input_shape_:
             raise ValueError(
                 f"{name} has examples of shape {array.shape[1:]}, but this estimator was fitted on examples of shape "
@@ -359,7 +360,8 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
         if self.validation_data is not None:
             if not isinstance(self.validation_data, (tuple, list)) or len(self.validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (x_val, y_val).")
-            x_val, y_val = self._read_xy(*self.validation_data, x_name="x_val", y_name="y_val")
+            x_val, y_val = self.validation_data
+            x_val, y_val = self._read_xy(x_val, y_val, x_name="x_val", y_name="y_val")
             y_val = self._encode_targets(y_val, "y_val")
             data.check_lengths(x_val, y_val, "x_val", "y_val")
             return x, x_val, y, y_val
@@ -481,11 +483,21 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
         self.best_model_ = self._wrap(model)
         return self
 
+    @property
+    def _tuner(self) -> NASTuner:
+        """`tuner_`, which a trial search's `fit` sets before reading it."""
+        if self.tuner_ is None:
+            raise NotFittedError(
+                f"This {type(self).__name__} has no tuner_: it is set by a trial search's fit, and is None after a "
+                "one-shot fit or unpickling."
+            )
+        return self.tuner_
+
     def _search(self, x_train, y_train, x_val, y_val) -> None:
         try:
             # Arrays, not one shared tf.data pipeline: Keras then shuffles each trial from the trial's own
             # seed, so a resumed search trains its remaining trials exactly as an uninterrupted one would.
-            self.tuner_.search(
+            self._tuner.search(
                 x_train,
                 y_train,
                 validation_data=(x_val, y_val),
@@ -499,7 +511,7 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
             if not self._completed_trials():
                 raise RuntimeError(self._no_trial_completed()) from None
             warnings.warn(
-                f"The search stopped early after {self.tuner_.oracle.max_consecutive_failed_trials} consecutive "
+                f"The search stopped early after {self._tuner.oracle.max_consecutive_failed_trials} consecutive "
                 f"failed trials; the last one failed with: {self._last_failure()}",
                 stacklevel=3,
             )
@@ -507,45 +519,45 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
             raise RuntimeError(self._no_trial_completed())
 
     def _no_trial_completed(self) -> str:
-        failed = [t for t in self.tuner_.oracle.trials.values() if t.status != "COMPLETED"]
+        failed = [t for t in self._tuner.oracle.trials.values() if t.status != "COMPLETED"]
         return (
-            f"No trial completed: {len(failed)} of {len(self.tuner_.oracle.trials)} failed. The last failure: "
+            f"No trial completed: {len(failed)} of {len(self._tuner.oracle.trials)} failed. The last failure: "
             f"{self._last_failure() or 'no trial ran'}. Nothing was fitted; see the estimator's parameters and "
             "the data for the cause."
         )
 
     def _completed_trials(self):
-        return [t for t in self.tuner_.oracle.trials.values() if t.status == "COMPLETED" and t.score is not None]
+        return [t for t in self._tuner.oracle.trials.values() if t.status == "COMPLETED" and t.score is not None]
 
     def _last_failure(self) -> str:
-        reasons = [self.tuner_.failure_of(trial_id) for trial_id in self.tuner_.oracle.end_order]
-        reasons = [reason for reason in reasons if reason]
-        return reasons[-1] if reasons else ""
+        reasons = [self._tuner.failure_of(trial_id) for trial_id in self._tuner.oracle.end_order]
+        given = [reason for reason in reasons if reason]
+        return given[-1] if given else ""
 
     def _collect_results(self) -> None:
-        best = self.tuner_.oracle.get_best_trials(1)[0]
-        self.leaderboard_ = self.tuner_.leaderboard()
+        best = self._tuner.oracle.get_best_trials(1)[0]
+        self.leaderboard_ = self._tuner.leaderboard()
         self.best_trial_id_ = best.trial_id
         self.best_score_ = float(best.score)
         self.best_step_ = int(best.best_step or 0)
         self.best_hyperparameters_ = dict(best.hyperparameters.values)
-        self.best_architecture_ = self.tuner_.architecture_of(best.trial_id)
-        self.oracle_seconds_ = self.tuner_.oracle_seconds
+        self.best_architecture_ = self._tuner.architecture_of(best.trial_id)
+        self.oracle_seconds_ = self._tuner.oracle_seconds
 
     def _refit_model(self, x_train, y_train, x_val, y_val) -> keras.Model:
-        best = self.tuner_.oracle.get_trial(self.best_trial_id_)
+        best = self._tuner.oracle.get_trial(self.best_trial_id_)
         if not self.refit:
             self.history_ = None
-            return self.tuner_.load_model(best)
+            return self._tuner.load_model(best)
         keras.backend.clear_session()
         if self.seed is not None:
             keras.utils.set_random_seed(int(self.seed))
         x_all, y_all = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
         if self.refit == "scratch":
-            model = self.tuner_.hypermodel.build(best.hyperparameters)
-            self.refit_epochs_ = min(self.tuner_.trained_epochs(best.trial_id), 3 * int(self.epochs))
+            model = self._tuner.hypermodel.build(best.hyperparameters)
+            self.refit_epochs_ = min(self._tuner.trained_epochs(best.trial_id), 3 * int(self.epochs))
             return self._train_final(model, x_all, y_all)
-        model = self.tuner_.load_model(best)
+        model = self._tuner.load_model(best)
         try:
             rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
             model.optimizer.learning_rate = rate * WARM_RATE_FACTOR

@@ -5,17 +5,50 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 
 if TYPE_CHECKING:
+    import contextlib
+
+    import tensorflow as tf
+
+    from keras_nas.architecture import Architecture, Head
     from keras_nas.oneshot import OneShotStrategy
+    from keras_nas.search.tuner import NASTuner
 
 
 class OneShotMixin:
     """`fit` for a `BaseNASEstimator` whose `strategy` is set (see the `strategy` argument there)."""
+
+    # What this mixin reads and sets of `BaseNASEstimator` (declarations for type checkers; set there and below).
+    search_space: Any
+    strategy: Any  # None, a strategy name or a OneShotStrategy, as the user passed it (see `_check_strategy`)
+    epochs: int
+    batch_size: int
+    seed: int | None
+    verbose: int
+    time_budget: float | None
+    refit: bool | str
+    input_shape_: tuple[int, ...]
+    tuner_: NASTuner | None  # None after a one-shot fit (and after unpickling)
+    best_architecture_: Architecture | None  # None where a trial search's space cannot describe its networks
+
+    if TYPE_CHECKING:  # implemented by BaseNASEstimator
+
+        def _head(self) -> Head: ...
+
+        def _precision(self) -> contextlib.AbstractContextManager[None]: ...
+
+        def _dataset(
+            self, x: np.ndarray, y: np.ndarray, shuffle: bool, batch_size: int | None = None
+        ) -> tf.data.Dataset: ...
+
+        def _train_final(
+            self, model: keras.Model, x, y, validation=None, batch_size: int | None = None
+        ) -> keras.Model: ...
 
     def _check_strategy(self) -> None:
         # Imported here: a trial search never loads the one-shot package.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import pickle
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -25,7 +26,8 @@ class _OracleState:
     """A picklable stand-in for a keras-tuner Oracle: its class and attributes, with factories made plain."""
 
     def __init__(self, oracle: keras_tuner.Oracle) -> None:
-        self.cls = type(oracle)
+        # Any, not type[Oracle]: mypy reads `type[Any].__new__` as `type.__new__` (keras-tuner has no stubs).
+        self.cls: Any = type(oracle)
         self.defaults: dict[str, Any] = {}
         self.attributes: dict[str, Any] = {}
         for name, value in vars(oracle).items():
@@ -40,11 +42,16 @@ class _OracleState:
         oracle = self.cls.__new__(self.cls)
         oracle.__dict__.update(self.attributes)
         for name, default in self.defaults.items():
-            oracle.__dict__[name] = collections.defaultdict(lambda default=default: default, self.attributes[name])
+            oracle.__dict__[name] = collections.defaultdict(_returning(default), self.attributes[name])
         from keras_tuner.src.engine.oracle import Display  # the display keras-tuner's Oracle.__init__ makes
 
         oracle._display = Display(oracle=oracle)
         return oracle
+
+
+def _returning(value: Any) -> Callable[[], Any]:
+    """A default factory that returns `value`, for a restored `defaultdict`."""
+    return lambda: value
 
 
 class _ModelBytes:

@@ -225,4 +225,6 @@ class MicroChildModel(_ChildModel):
 
 def child_model(space: Space, head: Head) -> _ChildModel:
     """The shared-weight model of a space."""
-    return (MacroChildModel if isinstance(space, MacroSpace) else MicroChildModel)(space, head)
+    if isinstance(space, MacroSpace):
+        return MacroChildModel(space, head)
+    return MicroChildModel(space, head)

@@ -85,10 +85,12 @@ class MacroSpace:
             )
         ops = _check_ops(self.ops or (TABULAR_ENAS_OPS if rank == 0 else MACRO_OPS), rank)
         if self.reductions is None and rank:  # DARTS's 1/3 and 2/3, but never right before the global pooling
-            reductions = [r for r in reduction_indices(int(self.num_layers)) if r < int(self.num_layers) - 1]
+            requested: Sequence[int] | None = [
+                r for r in reduction_indices(int(self.num_layers)) if r < int(self.num_layers) - 1
+            ]
         else:
-            reductions = self.reductions
-        reductions = tuple(sorted({int(r) for r in reductions or ()}))
+            requested = self.reductions
+        reductions = tuple(sorted({int(r) for r in requested or ()}))
         if reductions and (rank == 0 or not all(0 <= r < int(self.num_layers) for r in reductions)):
             raise ValueError(
                 f"reductions must be layer indices below num_layers={self.num_layers} (images and sequences only); "
@@ -119,7 +121,7 @@ class MacroSpace:
             position += 1 + i
         return out
 
-    def check_arc(self, arc: Sequence[int]) -> np.ndarray:
+    def check_arc(self, arc: Sequence[int] | np.ndarray) -> np.ndarray:
         arc = np.asarray(arc, dtype="int64").reshape(-1)
         if arc.shape != (self.arc_length,):
             raise ValueError(
@@ -138,14 +140,16 @@ class MacroSpace:
             dtype="int64",
         )
 
-    def to_architecture(self, arc: Sequence[int]) -> Architecture:
+    def to_architecture(self, arc: Sequence[int] | np.ndarray) -> Architecture:
         """The child as an `Architecture`; its skips are `add_identity` (unprojected), as the child adds them."""
         arc = self.check_arc(arc)
         if self.rank == 0:
             layers = [Layer.of("dense", units=self.channels, use_bias=False), Layer.of("batch_norm")]
         else:
             layers = [Layer.of("conv", filters=self.channels, kernel_size=3, use_bias=False), Layer.of("batch_norm")]
-        outputs, skips = [], []
+        assert self.reductions is not None  # __post_init__ makes it a tuple
+        outputs: list[int] = []
+        skips: list[Skip] = []
         for i, (op, bits) in enumerate(self.layer_slices()):
             layers.extend(describe_op(self.ops[arc[op]], self.channels, 1, self.rank))
             skips.extend(Skip(outputs[j], len(layers), "add_identity") for j, bit in enumerate(arc[bits]) if bit)
@@ -160,7 +164,10 @@ class MacroSpace:
 
     def arc_of(self, architecture: Architecture) -> np.ndarray:
         """The arc whose `to_architecture` is `architecture`; ValueError if it is no child of this space."""
-        layers, position, arc, outputs = architecture.layers, 2, [], []
+        assert self.reductions is not None  # __post_init__ makes it a tuple
+        layers, position = architecture.layers, 2
+        arc: list[int] = []
+        outputs: list[int] = []
         for i in range(self.num_layers):
             for index, op in enumerate(self.ops):  # noqa: B007 (index is read after the loop)
                 described = describe_op(op, self.channels, 1, self.rank)
@@ -177,12 +184,13 @@ class MacroSpace:
             position += 1 if i else 0
             outputs.append(position)
             position += 1 if i in self.reductions else 0
-        arc = np.asarray(arc, dtype="int64")
-        if self.to_architecture(arc) != architecture:
+        found = np.asarray(arc, dtype="int64")
+        if self.to_architecture(found) != architecture:
             raise ValueError(f"The architecture is not a child of this macro space: {architecture.summary()}.")
-        return arc
+        return found
 
     def describe(self) -> dict:
+        assert self.reductions is not None  # __post_init__ makes it a tuple
         return {
             "space": self.kind,
             "num_layers": self.num_layers,
@@ -249,7 +257,7 @@ class MicroSpace:
     def arc_length(self) -> int:
         return 4 * self.nodes * self.cell_types
 
-    def check_arc(self, arc: Sequence[int]) -> np.ndarray:
+    def check_arc(self, arc: Sequence[int] | np.ndarray) -> np.ndarray:
         arc = np.asarray(arc, dtype="int64").reshape(-1)
         if arc.shape != (self.arc_length,):
             raise ValueError(f"A micro arc of this space has {self.arc_length} entries; received {arc.size}.")
@@ -260,7 +268,7 @@ class MicroSpace:
                 raise ValueError(f"Arc entries out of range (node {node} reads 0..{node - 1}): {arc.tolist()}.")
         return arc
 
-    def genotype(self, arc: Sequence[int]) -> Genotype:
+    def genotype(self, arc: Sequence[int] | np.ndarray) -> Genotype:
         arc = self.check_arc(arc)
 
         def gene(part):
@@ -286,7 +294,7 @@ class MicroSpace:
             dtype="int64",
         )
 
-    def to_architecture(self, arc: Sequence[int]) -> Architecture:
+    def to_architecture(self, arc: Sequence[int] | np.ndarray) -> Architecture:
         """The child as an `Architecture` of `cell` layers (see `keras_nas.architecture.cells.derived`)."""
         return genotype_architecture(
             self.genotype(arc), self.input_shape, self.channels, self.num_layers, self.reductions, keep=2
@@ -302,8 +310,7 @@ class MicroSpace:
                 for op, j in cells[reduce]["gene"]
                 for v in (j, self.ops.index(op))
             ]
-            arc = self.check_arc(arc)
-            same = self.to_architecture(arc) == architecture
+            same = self.to_architecture(self.check_arc(arc)) == architecture
         except (KeyError, ValueError):
             same = False
         if not same:

@@ -128,25 +128,25 @@ class ArchitectureGP:
     @one_blas_thread
     def fit(self, architectures: Sequence[Architecture], scores: Sequence[float]) -> ArchitectureGP:
         architectures = list(architectures)
-        scores = np.asarray(scores, dtype=float)
-        if len(architectures) != len(scores) or not len(scores):
+        values = np.asarray(scores, dtype=float)
+        if len(architectures) != len(values) or not len(values):
             raise ValueError(
                 f"fit needs as many scores as architectures (at least one); received {len(architectures)} "
-                f"architectures and {len(scores)} scores."
+                f"architectures and {len(values)} scores."
             )
-        if not np.all(np.isfinite(scores)):
+        if not np.all(np.isfinite(values)):
             raise ValueError("fit needs finite scores.")
         self.architectures_ = architectures
         self.batch_ = self.distance.batch(architectures)
-        self.mean_ = float(scores.mean())
-        self.scale_ = float(scores.std()) if scores.std() > 1e-12 else 1.0
-        targets = (scores - self.mean_) / self.scale_
+        self.mean_ = float(values.mean())
+        self.scale_ = float(values.std()) if values.std() > 1e-12 else 1.0
+        targets = (values - self.mean_) / self.scale_
         features = self._embed(self.distance.matrix(architectures))
         self.features_ = features
         squared = np.maximum(((features[:, None, :] - features[None, :, :]) ** 2).sum(-1), 0.0)
         spread = np.sqrt(squared)
         typical = float(np.median(spread[spread > 0])) if np.any(spread > 0) else 1.0
-        if len(scores) < 3:  # too few points to fit anything: sensible fixed values
+        if len(values) < 3:  # too few points to fit anything: sensible fixed values
             self.length_scale_, self.signal_variance_, self.noise_ = typical, 1.0, 1e-4
         else:
             bounds = [
@@ -166,9 +166,10 @@ class ArchitectureGP:
                 )
                 if best is None or result.fun < best.fun:
                     best = result
+            assert best is not None  # the loop above ran three times
             self.length_scale_, self.signal_variance_, self.noise_ = (float(v) for v in np.exp(best.x))
         matrix = rbf(features, features, self.length_scale_, self.signal_variance_)
-        matrix += self.noise_ * np.eye(len(scores))
+        matrix += self.noise_ * np.eye(len(values))
         self.factor_, self.jitter_ = stable_cholesky(matrix)
         if self.jitter_ > 1e-6:
             warnings.warn(

@@ -86,7 +86,7 @@ class MorphismOracle(keras_tuner.Oracle):
         min_expansions=2,
         seed=None,
         **kwargs,
-    ):
+    ) -> None:
         super().__init__(objective=objective, max_trials=max_trials, seed=seed, **kwargs)
         self.hypermodel = hypermodel
         self.num_initial_points = num_initial_points
@@ -193,7 +193,7 @@ class MorphismOracle(keras_tuner.Oracle):
             architecture, space.input_shape, getattr(space, "max_width", 1024), validate=False
         ):
             by_kind.setdefault(move.kind, []).append(move)
-        found = []
+        found: list[tuple[list[moves.Move], Architecture]] = []
         while by_kind and len(found) < count:
             kind = sorted(by_kind)[int(rng.integers(len(by_kind)))]
             options = by_kind[kind]
@@ -224,7 +224,7 @@ class MorphismOracle(keras_tuner.Oracle):
         seen = set(architectures)
         bound = self._time_bound()
         expansions = 0
-        queue = [
+        queue: list[tuple[float, int, str, list[moves.Move], Architecture]] = [
             (-sign * score, index, trial.trial_id, [], arch)
             for index, (trial, arch, score) in enumerate(zip(completed, architectures, scores, strict=True))
         ]
@@ -280,7 +280,7 @@ class MorphismOracle(keras_tuner.Oracle):
     def _mutants(self, parent_id: str, rng: np.random.Generator):
         """Children by changing one hyperparameter of a trial (for spaces that only describe)."""
         parent = self.trials[parent_id].hyperparameters.values if parent_id in self.trials else {}
-        found = []
+        found: list[tuple[list[moves.Move], Architecture, dict[str, Any]]] = []
         for _ in range(self.children * 3):
             values = self._mutate(parent, rng)
             if values is None:
