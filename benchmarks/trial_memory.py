@@ -102,7 +102,7 @@ def measure(oracle: str, trials: int, epochs: int, dataset: str, seed: int, tria
     clf = NASClassifier(oracle=oracle, max_trials=trials, epochs=epochs, seed=seed,
                         trials_per_process=trials_per_process)
     clf.fit(split.x_train, split.y_train)
-    ends = sorted(record["finished_at"] for record in clf.tuner_.records.values())[:trials]
+    ends = sorted(record.finished_at for record in clf.tuner_.records.values())[:trials]
     readings = [sampler.at(moment) for moment in ends]
     processes = len(sampler.children)
     clf.fit(split.x_train, split.y_train)

@@ -192,14 +192,14 @@ def test_morphism_inheritance_from_a_parent_that_does_not_verify_is_dropped(grow
     child = next(t for t in grown.oracle.trials.values() if PARENT in t.hyperparameters.values)
     parent_id = child.hyperparameters.values[PARENT]
     grown._build_hypermodel(child.hyperparameters)
-    assert grown._inheritance["inherited"] is True
+    assert grown._inheritance.inherited is True
     path = grown._get_checkpoint_fname(parent_id)
     _scribble(path)
     with pytest.warns(UserWarning, match=rf"trains from scratch: the checkpoint .* of its parent trial {parent_id} "
                                          "does not match its checksum"):
         model = grown._build_hypermodel(child.hyperparameters)
     assert isinstance(model, keras.Model)
-    assert grown._inheritance["inherited"] is False and "checksum" in grown._inheritance["error"]
+    assert grown._inheritance.inherited is False and "checksum" in grown._inheritance.error
 
 
 def test_pruning_removes_checksums_with_their_checkpoints(grown):

@@ -73,6 +73,8 @@ CASES = [
     ("tuner-empty", "tuner0.json", lambda p, b: (p / "tuner0.json").write_text(""), "is empty"),
     ("tuner-empty-object", "tuner0.json", lambda p, b: (p / "tuner0.json").write_text("{}"), "lacks the keys"),
     ("tuner-records-not-a-dict", "tuner0.json", lambda p, b: _edit(p / "tuner0.json", records=[1, 2]), "'records'"),
+    ("tuner-record-unknown-field", "tuner0.json",
+     lambda p, b: _edit(p / "tuner0.json", records={b: {"architecture": "a", "colour": "red"}}), "unknown fields"),
     ("tuner-deleted", "tuner0.json", lambda p, b: (p / "tuner0.json").unlink(), "is missing"),
     ("fingerprint-invalid-json", "keras_nas_search.json",
      lambda p, b: (p / "keras_nas_search.json").write_text("{not json"), "cannot be read"),

@@ -144,7 +144,7 @@ def test_default_search_grows_networks_and_refits_for_the_lineage(tabular_small)
     clf = NASClassifier(**{**TINY, "max_trials": 4, "epochs": 2}, refit="scratch").fit(x, y)
     assert isinstance(clf.tuner_, MorphismTuner) and isinstance(clf.tuner_.hypermodel, MorphismSpace)
     grown = [r for r in clf.leaderboard_ if PARENT in r["hyperparameters"]]
-    assert grown and any(clf.tuner_.records[r["trial_id"]].get("inherited") for r in grown)
+    assert grown and any(clf.tuner_.records[r["trial_id"]].inherited for r in grown)
     assert clf.refit_epochs_ == min(clf.tuner_.trained_epochs(clf.best_trial_id_), 3 * 2)
     assert len(clf.history_["loss"]) == clf.refit_epochs_
 

@@ -37,7 +37,7 @@ def test_growing_search_inherits_weights(grown):
     assert [t.status for t in trials] == ["COMPLETED"] * 6
     children = [t for t in trials if PARENT in t.hyperparameters.values]
     assert children and all(ARCHITECTURE in t.hyperparameters.values for t in trials[1:])
-    inherited = [t for t in children if grown.records[t.trial_id].get("inherited")]
+    inherited = [t for t in children if grown.records[t.trial_id].inherited]
     assert inherited
     assert not any("fallback" in entry for entry in grown.oracle.proposal_log)
     for child in inherited:  # the refit must train as long as the whole lineage did
@@ -75,7 +75,7 @@ def test_a_child_whose_weights_cannot_be_carried_trains_from_scratch(grown, monk
     with pytest.warns(UserWarning, match="trains from scratch"):
         model = grown._build_hypermodel(child.hyperparameters)
     assert isinstance(model, keras.Model)
-    assert grown._inheritance["inherited"] is False and "channels" in grown._inheritance["error"]
+    assert grown._inheritance.inherited is False and "channels" in grown._inheritance.error
 
 
 def test_checkpoints_are_pruned_to_the_best(tmp_path, tabular_small):

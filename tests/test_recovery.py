@@ -8,6 +8,7 @@ import keras_tuner
 import pytest
 
 from keras_nas.search import recovery
+from keras_nas.search.records import TrialRecord
 from keras_nas.search.tuner import NASTuner
 
 PROJECT = "p"
@@ -176,4 +177,4 @@ def test_nas_tuner_repairs_the_project_on_disk_when_it_reloads(tmp_path):
     on_disk = _oracle_file(tmp_path)
     assert on_disk["ongoing_trials"] == {} and on_disk["retry_queue"] == []
     assert not (tmp_path / PROJECT / "trial_1" / "trial.json").exists()
-    assert sorted(tuner.oracle.trials) == ["0"] and tuner.records == {"0": {"architecture": "a"}}
+    assert sorted(tuner.oracle.trials) == ["0"] and tuner.records == {"0": TrialRecord(architecture="a")}

@@ -55,7 +55,7 @@ def test_time_budget_stops_the_search_cleanly(tmp_path, tabular_small):
     tuner = NASTuner(_space(x), _oracle(max_trials=5), time_budget=1e-3, directory=tmp_path)
     tuner.search(x, y, validation_split=0.25, epochs=50, verbose=0)
     assert _statuses(tuner) == ["COMPLETED"]
-    assert tuner.records["0"]["epochs"] == 1  # the running trial stopped after its first epoch
+    assert tuner.records["0"].epochs == 1  # the running trial stopped after its first epoch
 
 
 class _WorkerClient:
@@ -85,7 +85,7 @@ def test_early_stopping_ends_a_trial_that_does_not_improve(tmp_path, tabular_sma
     frozen = _space(x, optimizers="sgd", learning_rate=0.0)  # no update, so val_loss never improves
     tuner = NASTuner(frozen, _oracle(max_trials=1, objective="val_loss"), patience=2, directory=tmp_path)
     tuner.search(x, y, validation_split=0.25, epochs=20, verbose=0)
-    assert tuner.records["0"]["epochs"] == 3
+    assert tuner.records["0"].epochs == 3
 
 
 def test_records_describe_each_trial(tmp_path, tabular_small):
@@ -95,9 +95,9 @@ def test_records_describe_each_trial(tmp_path, tabular_small):
     for trial_id, record in tuner.records.items():
         hp = tuner.oracle.get_trial(trial_id).hyperparameters
         arch = tuner.hypermodel.architecture(hp)
-        assert record["architecture"] == arch.summary()
-        assert record["params"] == arch.num_params((x.shape[1],), Head("classification", 2))
-        assert record["epochs"] == 2 and record["seconds"] > 0
+        assert record.architecture == arch.summary()
+        assert record.params == arch.num_params((x.shape[1],), Head("classification", 2))
+        assert record.epochs == 2 and record.seconds > 0
 
 
 def test_resumed_search_keeps_every_finished_trial(tmp_path, tabular_small):
@@ -128,7 +128,7 @@ def test_plain_build_function_is_described_from_its_model(tmp_path, tabular_smal
     tuner = NASTuner(build, _oracle(), directory=tmp_path)
     tuner.search(x, y, validation_split=0.25, epochs=1, verbose=0)
     units = {t.hyperparameters.values["units"] for t in tuner.oracle.trials.values()}
-    summaries = {r["architecture"] for r in tuner.records.values()}
+    summaries = {r.architecture for r in tuner.records.values()}
     assert summaries == {f"dense{u}relu > dense2softmax" for u in units}
 
 

@@ -21,12 +21,12 @@ def make(oracle: str):
             seed=split.seed,
         ).fit(split.x_train, split.y_train)
         best = None
-        records = sorted(clf.tuner_.records.items(), key=lambda item: item[1]["finished_at"])
+        records = sorted(clf.tuner_.records.items(), key=lambda item: item[1].finished_at)
         scores = {row["trial_id"]: row["score"] for row in clf.leaderboard_}
         for trial_id, record in records:
             if scores.get(trial_id) is not None:
                 best = scores[trial_id] if best is None else max(best, scores[trial_id])
-                clock.record(best, at=record["finished_at"] - clock.started_wall)
+                clock.record(best, at=record.finished_at - clock.started_wall)
         completed = [row for row in clf.leaderboard_ if row["status"] == "COMPLETED"]
         return {
             "test_score": float(clf.score(split.x_test, split.y_test)),

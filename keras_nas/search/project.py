@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from keras_nas.search import checkpoints
+from keras_nas.search import records as records_module
 from keras_nas.utils import atomic
 
 FINGERPRINT = "keras_nas_search.json"
@@ -364,6 +365,9 @@ def _check_schema(state: Any, schema: dict[str, tuple[Callable[[Any], bool], str
 
 def _check_records(records: dict[str, Any], relative: str) -> None:
     for trial_id, record in records.items():
+        unknown = sorted(set(record) - records_module.FIELDS)
+        if unknown:
+            raise _Damaged(relative, f"has a record of trial {trial_id!r} with unknown fields {unknown}")
         text = record.get("architecture_json")
         if text is None:
             continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import warnings
@@ -15,6 +14,7 @@ import numpy as np
 from keras_nas.architecture import Architecture
 from keras_nas.backend import tracing
 from keras_nas.search import checkpoints, distributed, recovery, trial_process
+from keras_nas.search.records import TrialRecord
 from keras_nas.utils.budget import TimeBudget
 
 
@@ -125,7 +125,7 @@ class NASTuner(keras_tuner.Tuner):
         self.patience = patience
         self.seed = seed
         self.progress = progress
-        self.records: dict[str, dict[str, Any]] = {}
+        self.records: dict[str, TrialRecord] = {}
         self.oracle_seconds = 0.0  # time spent waiting for the oracle's proposals
         self._proposal_started = self._proposal_seconds = 0.0
         self._budget = TimeBudget(None)
@@ -255,7 +255,7 @@ class NASTuner(keras_tuner.Tuner):
             raise
         except Exception as error:  # a dead process is worn out: the next trial gets a new one
             record = getattr(error, "record", None)
-            self.records[trial.trial_id] = record or {"failure": failure_reason(error), "finished_at": time.time()}
+            self.records[trial.trial_id] = record or TrialRecord(failure=failure_reason(error), finished_at=time.time())
             raise
         self.records[trial.trial_id] = record
         return results
@@ -295,7 +295,7 @@ class NASTuner(keras_tuner.Tuner):
             raise
         except Exception as error:
             self._built_model = None
-            self.records[trial.trial_id] = {"failure": failure_reason(error), "finished_at": time.time()}
+            self.records[trial.trial_id] = TrialRecord(failure=failure_reason(error), finished_at=time.time())
             raise
         seconds = time.perf_counter() - started
         model = self._built_model
@@ -304,7 +304,7 @@ class NASTuner(keras_tuner.Tuner):
             tracing.release_traced_functions(model)  # else every trial's traced graphs stay in memory
         return results
 
-    def _describe(self, trial, results, seconds: float) -> dict[str, Any]:
+    def _describe(self, trial, results, seconds: float) -> TrialRecord:
         model, self._built_model = self._built_model, None
         epochs = sum(len(r.history.get("loss", [])) for r in results if hasattr(r, "history"))
         architecture = None
@@ -316,15 +316,15 @@ class NASTuner(keras_tuner.Tuner):
                 architecture = Architecture.from_keras_model(model)
         except (ValueError, TypeError, KeyError):
             architecture = None  # an undescribable model still counts as a trial
-        return {
-            "architecture": architecture.summary() if architecture is not None else None,
-            "architecture_json": architecture.to_json() if architecture is not None else None,
-            "params": int(model.count_params()) if model is not None else None,
-            "epochs": int(epochs),
-            "seconds": round(seconds, 3),
-            "proposal_seconds": round(self._proposal_seconds, 4),
-            "finished_at": time.time(),
-        }
+        return TrialRecord(
+            architecture=architecture.summary() if architecture is not None else None,
+            architecture_json=architecture.to_json() if architecture is not None else None,
+            params=int(model.count_params()) if model is not None else None,
+            epochs=int(epochs),
+            seconds=round(seconds, 3),
+            proposal_seconds=round(self._proposal_seconds, 4),
+            finished_at=time.time(),
+        )
 
     def on_trial_end(self, trial):
         # Records first: `Oracle.end_trial` makes the trial final on disk, and a kill right after must not lose them.
@@ -334,16 +334,16 @@ class NASTuner(keras_tuner.Tuner):
             print(self._progress_line(self.oracle.get_trial(trial.trial_id)), flush=True)
 
     def _progress_line(self, trial) -> str:
-        record = self.records.get(trial.trial_id, {})
+        record = self.records.get(trial.trial_id, TrialRecord())
         best = self.oracle.get_best_trials(1)
         best_score = best[0].score if best and best[0].score is not None else float("nan")
         score = f"{trial.score:.4f}" if trial.score is not None else trial.status
-        params = record.get("params")
+        params = record.params
         return (
             f"[keras_nas] trial {int(trial.trial_id) + 1}/{self.oracle.max_trials or '?'} "
             f"{self._budget.elapsed():6.1f}s  {self.oracle.objective.name}={score}  "
             f"best={best_score:.4f}  params={'-' if params is None else f'{params:,}'}  "
-            f"epochs={record.get('epochs', '-')}  {record.get('architecture') or ''}"
+            f"epochs={'-' if record.epochs is None else record.epochs}  {record.architecture or ''}"
         )
 
     # -- results ---------------------------------------------------------
@@ -352,17 +352,17 @@ class NASTuner(keras_tuner.Tuner):
         message."""
         rows = []
         for trial_id, trial in self._trials().items():
-            record = self.records.get(trial_id, {})
+            record = self.records.get(trial_id, TrialRecord())
             rows.append(
                 {
                     "trial_id": trial_id,
                     "status": trial.status,
                     "score": None if trial.score is None else float(trial.score),
                     "hyperparameters": dict(trial.hyperparameters.values),
-                    "architecture": record.get("architecture"),
-                    "params": record.get("params"),
-                    "epochs": record.get("epochs"),
-                    "seconds": record.get("seconds"),
+                    "architecture": record.architecture,
+                    "params": record.params,
+                    "epochs": record.epochs,
+                    "seconds": record.seconds,
                     "message": self.failure_of(trial_id),
                 }
             )
@@ -375,7 +375,8 @@ class NASTuner(keras_tuner.Tuner):
         trial = self.oracle.get_trial(trial_id)
         if trial.status == "COMPLETED":
             return None
-        reason = self.records.get(trial_id, {}).get("failure")
+        record = self.records.get(trial_id)
+        reason = record.failure if record is not None else None
         if reason is None and getattr(trial, "message", None):
             reason = trial.message.strip().splitlines()[-1]
         if reason is None and trial.status in ("INVALID", "FAILED"):
@@ -412,7 +413,8 @@ class NASTuner(keras_tuner.Tuner):
 
     def architecture_of(self, trial_id: str) -> Architecture | None:
         """The Architecture of a trial, if its model could be described."""
-        text = self.records.get(trial_id, {}).get("architecture_json")
+        record = self.records.get(trial_id)
+        text = record.architecture_json if record is not None else None
         return Architecture.from_json(text) if text else None
 
     # -- state -----------------------------------------------------------
@@ -425,10 +427,10 @@ class NASTuner(keras_tuner.Tuner):
             self.save()  # the repaired state, so that oracle.json and the trial files agree on disk
 
     def get_state(self):
-        records = json.loads(json.dumps(self.records))
+        records = {trial_id: record.to_dict() for trial_id, record in self.records.items()}
         return {**super().get_state(), "records": records, "oracle_seconds": self.oracle_seconds}
 
     def set_state(self, state):
         super().set_state(state)
-        self.records = dict(state.get("records", {}))
+        self.records = {trial_id: TrialRecord.from_dict(r) for trial_id, r in state.get("records", {}).items()}
         self.oracle_seconds = float(state.get("oracle_seconds", 0.0))

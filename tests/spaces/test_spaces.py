@@ -116,7 +116,7 @@ def test_spaces_work_as_keras_tuner_hypermodels(tmp_path, tabular_small):
     tuner = NASTuner(space, oracle, directory=tmp_path, project_name="p")
     tuner.search(x, y, validation_split=0.25, epochs=1, verbose=0)
     assert [t.status for t in tuner.oracle.trials.values()] == ["COMPLETED", "COMPLETED"]
-    assert all(r["architecture"].startswith("dense") for r in tuner.records.values())
+    assert all(r.architecture.startswith("dense") for r in tuner.records.values())
 
 
 def test_morphism_space_bounds_width_depth_and_parameters():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import warnings
@@ -9,6 +10,7 @@ import warnings
 from keras_nas.search import checkpoints
 from keras_nas.search.morphism import moves
 from keras_nas.search.morphism.oracle import MOVES, PARENT, MorphismOracle
+from keras_nas.search.records import TrialRecord
 from keras_nas.search.tuner import NASTuner
 
 
@@ -48,7 +50,7 @@ class MorphismTuner(NASTuner):
             return model
         checkpoint = self._get_checkpoint_fname(parent_id)
         if not os.path.exists(checkpoint):  # pruned (`keep_checkpoints`): the child trains from scratch
-            self._inheritance = {"parent": parent_id, "inherited": False}
+            self._inheritance = TrialRecord(parent=parent_id, inherited=False)
             return model
         problem = checkpoints.problem(checkpoint)
         if problem is not None:
@@ -57,7 +59,8 @@ class MorphismTuner(NASTuner):
                 f"Trial trains from scratch: the checkpoint {checkpoint} of its parent trial {parent_id} {problem}.",
                 stacklevel=2,
             )
-            self._inheritance = {"parent": parent_id, "inherited": False, "error": f"parent checkpoint {problem}"[:300]}
+            error = f"parent checkpoint {problem}"[:300]
+            self._inheritance = TrialRecord(parent=parent_id, inherited=False, error=error)
             return model
         space = self.hypermodel
         parent_hp = self.oracle.get_trial(parent_id).hyperparameters
@@ -76,23 +79,30 @@ class MorphismTuner(NASTuner):
             warnings.warn(
                 f"Trial trains from scratch: its parent's weights could not be carried over ({error}).", stacklevel=2
             )
-            self._inheritance = {"parent": parent_id, "inherited": False, "error": str(error)[:300]}
+            self._inheritance = TrialRecord(parent=parent_id, inherited=False, error=str(error)[:300])
             return super()._build_hypermodel(hp)
-        self._inheritance = {"parent": parent_id, "inherited": True, "moves": len(chain)}
+        self._inheritance = TrialRecord(parent=parent_id, inherited=True, moves=len(chain))
         return model
 
     def _describe(self, trial, results, seconds):
         record = super()._describe(trial, results, seconds)
-        if self._inheritance:
-            record.update(self._inheritance)
+        if self._inheritance is not None:
+            inheritance = self._inheritance
+            record = dataclasses.replace(
+                record,
+                parent=inheritance.parent,
+                inherited=inheritance.inherited,
+                moves=inheritance.moves,
+                error=inheritance.error,
+            )
         return record
 
     def trained_epochs(self, trial_id: str) -> int:
         """Epochs behind the trial's best checkpoint, its ancestors' included when it inherited their weights."""
         own = super().trained_epochs(trial_id)
-        record = self.records.get(trial_id, {})
-        if record.get("inherited") and record.get("parent") is not None:
-            return own + self.trained_epochs(record["parent"])
+        record = self.records.get(trial_id)
+        if record is not None and record.inherited and record.parent is not None:
+            return own + self.trained_epochs(record.parent)
         return own
 
     def on_trial_end(self, trial):
