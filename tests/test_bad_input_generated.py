@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from keras_nas import NASClassifier, NASRegressor
-from keras_nas.estimators.base import REFITS
+from keras_nas.estimators.params import REFITS
 from keras_nas.estimators.export import FORMATS
 from keras_nas.search.oracles import ORACLES
 from keras_nas.spaces import SPACES

@@ -158,7 +158,7 @@ def test_overwrite_clears_a_damaged_keras_nas_project_but_nothing_beside_it(tmp_
 @pytest.mark.parametrize("name", ["morphism", "bayesian", "random", "hyperband"])
 def test_every_oracles_own_state_passes_the_check_and_a_missing_key_is_named(tmp_path, name):
     from keras_nas.search import oracles
-    from keras_nas.search import project
+    from keras_nas.search import project_check
 
     oracle = oracles.get_oracle(name, "val_accuracy", 5, 3, seed=0)
     oracle._set_project_dir(str(tmp_path), "p")
@@ -167,9 +167,9 @@ def test_every_oracles_own_state_passes_the_check_and_a_missing_key_is_named(tmp
     (tmp_path / "p" / FINGERPRINT).write_text(json.dumps({"oracle": name}))
     (tmp_path / "p" / "tuner0.json").write_text(json.dumps({"records": {}, "oracle_seconds": 0.0}))
     (tmp_path / "p" / "oracle.json").write_text(json.dumps(state))
-    project.check_readable(str(tmp_path), "p")
+    project_check.check_readable(str(tmp_path), "p")
     key = {"bayesian": "alpha", "hyperband": "current_bracket"}.get(name, "start_order")  # read by set_state
     del state[key]
     (tmp_path / "p" / "oracle.json").write_text(json.dumps(state))
     with pytest.raises(ValueError, match=rf"is corrupt: oracle.json lacks the keys \['{key}'\]"):
-        project.check_readable(str(tmp_path), "p")
+        project_check.check_readable(str(tmp_path), "p")

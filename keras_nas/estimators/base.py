@@ -4,38 +4,24 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import hashlib
-import math
-import shutil
-import time
 import warnings
 from typing import Any
 
 import keras
-import keras_tuner
 import numpy as np
 import tensorflow as tf
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from keras_nas import spaces
 from keras_nas.architecture import Head
 from keras_nas.backend.tracing import build_compiled_state
-from keras_nas.estimators import data, export, pickling
+from keras_nas.estimators import data, export, params, pickling
 from keras_nas.estimators.one_shot import OneShotMixin
-from keras_nas.search import oracles, project, trial_process
-from keras_nas.search.morphism.oracle import MorphismOracle
-from keras_nas.search.morphism.tuner import MorphismTuner
-from keras_nas.search.tuner import NASTuner
-
-REFITS = ("warm", "scratch", True, False)
-WARM_EPOCHS = 3  # a warm refit's epochs (at most `epochs`)
-WARM_RATE_FACTOR = 0.1  # a warm refit's learning rate, relative to the trial's
+from keras_nas.estimators.trial_search import TrialSearchMixin
 
 
-class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
+class BaseNASEstimator(TrialSearchMixin, OneShotMixin, BaseEstimator, abc.ABC):
     """Shared search, refit, predict and export logic of `NASClassifier` and `NASRegressor`.
 
     Args:
@@ -183,107 +169,7 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
 
     # -- parameters ------------------------------------------------------
     def _check_params(self) -> None:
-        def positive_int(name, value, allow_none=False):
-            if value is None and allow_none:
-                return
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer; received {name}={value!r}.")
-
-        unbounded = self.time_budget is not None or self.strategy is not None  # one-shot searches have no trials
-        positive_int("max_trials", self.max_trials, allow_none=unbounded)
-        positive_int("epochs", self.epochs)
-        positive_int("batch_size", self.batch_size)
-        positive_int("patience", self.patience)
-        if self.time_budget is not None and (
-            isinstance(self.time_budget, bool)
-            or not isinstance(self.time_budget, (int, float, np.integer, np.floating))
-            or not math.isfinite(self.time_budget)  # NaN compares False with everything: it would never stop
-            or self.time_budget <= 0
-        ):
-            raise ValueError(
-                f"time_budget must be a finite positive number of seconds, or None; received {self.time_budget!r}. "
-                "Pass e.g. time_budget=600 for ten minutes."
-            )
-        if self.validation_data is None and (
-            isinstance(self.validation_split, bool)
-            or not isinstance(self.validation_split, (int, float, np.integer, np.floating))
-            or not 0 < self.validation_split < 1
-        ):
-            raise ValueError(
-                "validation_split must be a number in (0, 1) when validation_data is not given; received "
-                f"validation_split={self.validation_split!r}. Pass e.g. validation_split=0.2 to hold out a fifth."
-            )
-        if self.refit not in REFITS:
-            raise ValueError(f"refit must be one of {list(REFITS)}; received refit={self.refit!r}.")
-        if not isinstance(self.oracle, keras_tuner.Oracle) and self.oracle not in oracles.ORACLES:
-            raise ValueError(
-                f"Unknown oracle {self.oracle!r}; choose one of {list(oracles.ORACLES)} or pass a keras_tuner.Oracle."
-            )
-        if isinstance(self.search_space, str) and self.search_space not in ("auto", *spaces.SPACES):
-            raise ValueError(
-                f"Unknown search_space {self.search_space!r}; choose 'auto', one of {sorted(spaces.SPACES)}, "
-                "a keras_tuner.HyperModel or a build function."
-            )
-        if not isinstance(self.search_space, (str, keras_tuner.HyperModel)) and not callable(self.search_space):
-            raise ValueError(
-                "search_space must be a name, a keras_tuner.HyperModel or a build function; received "
-                f"{self.search_space!r}."
-            )
-        if self.seed is not None and (
-            isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < 2**32
-        ):
-            raise ValueError(
-                f"seed must be None or an integer in [0, 2**32 - 1]; received seed={self.seed!r}. Pass e.g. seed=0."
-            )
-        if not isinstance(self.verbose, (int, np.integer)) or self.verbose not in (0, 1, 2):
-            raise ValueError(
-                f"verbose must be 0 (silent), 1 (a line per trial) or 2 (also Keras's epoch output); received "
-                f"verbose={self.verbose!r}."
-            )
-        trial_process.check_trials_per_process(self.trials_per_process)
-        if self.callbacks is not None:
-            if not isinstance(self.callbacks, (list, tuple)):
-                raise ValueError(
-                    f"callbacks must be a list of keras.callbacks.Callback; received a single "
-                    f"{type(self.callbacks).__name__}. Pass a list, e.g. callbacks=[cb]."
-                )
-            for i, callback in enumerate(self.callbacks):
-                if not isinstance(callback, keras.callbacks.Callback):
-                    raise ValueError(
-                        f"callbacks[{i}] must be a keras.callbacks.Callback; received {callback!r} "
-                        f"({type(callback).__name__})."
-                    )
-        self._check_objective()
-        if self.strategy is not None:
-            self._check_strategy()
-
-    def _check_objective(self) -> None:
-        """Rejects an objective the trials would not log, before the search rather than after a trial."""
-        objective = self.oracle.objective if isinstance(self.oracle, keras_tuner.Oracle) else self.objective
-        if objective is None:
-            return
-        # an Oracle keeps several objectives in a keras_tuner MultiObjective
-        many = isinstance(objective, (list, tuple))
-        objectives = objective if many else getattr(objective, "objectives", [objective])
-        names = []
-        for item in objectives:
-            if not isinstance(item, (str, keras_tuner.Objective)):
-                raise ValueError(
-                    "objective must be a metric name such as 'val_loss', a keras_tuner.Objective or a list of them; "
-                    f"received objective={objective!r}."
-                )
-            names.append(getattr(item, "name", item))
-        if self.strategy is not None or not isinstance(self.search_space, (str, spaces.SearchSpace)):
-            return  # one-shot searches have no trials; models the user builds log what the user compiles
-        head = Head(self._task, 1)  # the logged names depend on the task only
-        logged = ["loss", *head.metrics]
-        valid = [*logged, *(f"val_{name}" for name in logged)]
-        unknown = [name for name in names if name not in valid]
-        if unknown:
-            raise ValueError(
-                f"objective {unknown[0]!r} is not a metric the trials log: the {self._task} networks are compiled "
-                f"with loss={head.loss!r} and metrics={head.metrics}, so choose one of {valid}."
-            )
+        params.check(self)
 
     # -- what subclasses provide ----------------------------------------
     @abc.abstractmethod
@@ -374,37 +260,6 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
         return train_test_split(x, y, test_size=float(self.validation_split), random_state=self.seed, stratify=stratify)
 
     # -- fitting ---------------------------------------------------------
-    def _grows(self) -> bool:
-        return self.oracle == "morphism" or isinstance(self.oracle, MorphismOracle)
-
-    def _hypermodel(self):
-        space = self.search_space
-        if isinstance(space, str):
-            space = spaces.get_space(space, self.input_shape_, grow=self._grows())
-            return space.configure(self.input_shape_, self._head())
-        if isinstance(space, spaces.SearchSpace):
-            return space.configure(self.input_shape_, self._head())
-        return space
-
-    def _fingerprint(self, hypermodel, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-        space = {"class": type(hypermodel).__name__}
-        if isinstance(hypermodel, spaces.SearchSpace):
-            space.update(hypermodel.get_config())
-        elif callable(hypermodel) and not isinstance(hypermodel, keras_tuner.HyperModel):
-            space["class"] = getattr(hypermodel, "__qualname__", repr(hypermodel))
-        oracle = self.oracle if isinstance(self.oracle, str) else type(self.oracle).__name__
-        return {
-            "task": self._task,
-            "input_shape": list(self.input_shape_),
-            "outputs": self._head().units,
-            "search_space": space,
-            "oracle": oracle,
-            "objective": str(self._objective()),
-            # Trials scored on other data or another split must not be resumed (think cross-validation folds).
-            "data": hashlib.sha256(x.tobytes() + np.ascontiguousarray(y).tobytes()).hexdigest()[:16],
-            "split": "validation_data" if self.validation_data is not None else [self.validation_split, self.seed],
-        }
-
     def _objective(self):
         return self.objective or self._head().objective
 
@@ -445,126 +300,9 @@ class BaseNASEstimator(OneShotMixin, BaseEstimator, abc.ABC):
             model = self._fit_one_shot(self._standardize(x_train), y_train, self._standardize(x_val), y_val)
             self.best_model_ = self._wrap(model)
             return self
-        hypermodel = self._hypermodel()
-        fingerprint = self._fingerprint(hypermodel, x, y)
-        x_train, x_val, y_train, y_val = self._split(x, y)
-        self.input_mean_, self.input_variance_ = data.moments(x_train)
-        x_train, x_val = self._standardize(x_train), self._standardize(x_val)
-
-        directory = project.prepare(self.directory, self.project_name, fingerprint, self.overwrite)
-        project.check_readable(directory, self.project_name)
-        oracle = oracles.get_oracle(self.oracle, self._objective(), self.max_trials, self.epochs, self.seed)
-        started = time.perf_counter()
-        try:
-            with self._precision():
-                tuner = MorphismTuner if self._grows() else NASTuner
-                self.tuner_ = tuner(
-                    hypermodel,
-                    oracle,
-                    time_budget=self.time_budget,
-                    patience=self.patience,
-                    seed=self.seed,
-                    progress=self.verbose >= 1,
-                    trials_per_process=self.trials_per_process,
-                    directory=directory,
-                    project_name=self.project_name,
-                    overwrite=False,
-                )
-                self._search(x_train, y_train, x_val, y_val)
-                self.search_seconds_ = time.perf_counter() - started
-                self._collect_results()
-                started = time.perf_counter()
-                model = self._refit_model(x_train, y_train, x_val, y_val)
-                self.refit_seconds_ = time.perf_counter() - started
-        finally:
-            if self.directory is None:
-                # The user asked to keep nothing: the checkpoints go with the search (the model is in memory).
-                shutil.rmtree(directory, ignore_errors=True)
+        model = self._fit_trials(x, y)
         self.best_model_ = self._wrap(model)
         return self
-
-    @property
-    def _tuner(self) -> NASTuner:
-        """`tuner_`, which a trial search's `fit` sets before reading it."""
-        if self.tuner_ is None:
-            raise NotFittedError(
-                f"This {type(self).__name__} has no tuner_: it is set by a trial search's fit, and is None after a "
-                "one-shot fit or unpickling."
-            )
-        return self.tuner_
-
-    def _search(self, x_train, y_train, x_val, y_val) -> None:
-        try:
-            # Arrays, not one shared tf.data pipeline: Keras then shuffles each trial from the trial's own
-            # seed, so a resumed search trains its remaining trials exactly as an uninterrupted one would.
-            self._tuner.search(
-                x_train,
-                y_train,
-                validation_data=(x_val, y_val),
-                batch_size=int(self.batch_size),
-                epochs=int(self.epochs),
-                shuffle=True,
-                callbacks=list(self.callbacks or []),
-                verbose=1 if self.verbose >= 2 else 0,
-            )
-        except RuntimeError:  # keras-tuner gives up after consecutive failed trials
-            if not self._completed_trials():
-                raise RuntimeError(self._no_trial_completed()) from None
-            warnings.warn(
-                f"The search stopped early after {self._tuner.oracle.max_consecutive_failed_trials} consecutive "
-                f"failed trials; the last one failed with: {self._last_failure()}",
-                stacklevel=3,
-            )
-        if not self._completed_trials():
-            raise RuntimeError(self._no_trial_completed())
-
-    def _no_trial_completed(self) -> str:
-        failed = [t for t in self._tuner.oracle.trials.values() if t.status != "COMPLETED"]
-        return (
-            f"No trial completed: {len(failed)} of {len(self._tuner.oracle.trials)} failed. The last failure: "
-            f"{self._last_failure() or 'no trial ran'}. Nothing was fitted; see the estimator's parameters and "
-            "the data for the cause."
-        )
-
-    def _completed_trials(self):
-        return [t for t in self._tuner.oracle.trials.values() if t.status == "COMPLETED" and t.score is not None]
-
-    def _last_failure(self) -> str:
-        reasons = [self._tuner.failure_of(trial_id) for trial_id in self._tuner.oracle.end_order]
-        given = [reason for reason in reasons if reason]
-        return given[-1] if given else ""
-
-    def _collect_results(self) -> None:
-        best = self._tuner.oracle.get_best_trials(1)[0]
-        self.leaderboard_ = self._tuner.leaderboard()
-        self.best_trial_id_ = best.trial_id
-        self.best_score_ = float(best.score)
-        self.best_step_ = int(best.best_step or 0)
-        self.best_hyperparameters_ = dict(best.hyperparameters.values)
-        self.best_architecture_ = self._tuner.architecture_of(best.trial_id)
-        self.oracle_seconds_ = self._tuner.oracle_seconds
-
-    def _refit_model(self, x_train, y_train, x_val, y_val) -> keras.Model:
-        best = self._tuner.oracle.get_trial(self.best_trial_id_)
-        if not self.refit:
-            self.history_ = None
-            return self._tuner.load_model(best)
-        keras.backend.clear_session()
-        if self.seed is not None:
-            keras.utils.set_random_seed(int(self.seed))
-        x_all, y_all = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
-        if self.refit == "scratch":
-            model = self._tuner.hypermodel.build(best.hyperparameters)
-            self.refit_epochs_ = min(self._tuner.trained_epochs(best.trial_id), 3 * int(self.epochs))
-            return self._train_final(model, x_all, y_all)
-        model = self._tuner.load_model(best)
-        try:
-            rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-            model.optimizer.learning_rate = rate * WARM_RATE_FACTOR
-        except (AttributeError, TypeError):
-            pass  # no optimizer, or a learning-rate schedule, which is the user's to keep
-        self.refit_epochs_ = min(WARM_EPOCHS, int(self.epochs))
-        return self._train_final(model, x_all, y_all)
 
     def _train_final(self, model: keras.Model, x, y, validation=None, batch_size: int | None = None) -> keras.Model:
         """Trains the final network for `refit_epochs_` (batches of `batch_size`, default the estimator's)."""

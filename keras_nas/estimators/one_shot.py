@@ -35,6 +35,7 @@ class OneShotMixin:
     input_shape_: tuple[int, ...]
     tuner_: NASTuner | None  # None after a one-shot fit (and after unpickling)
     best_architecture_: Architecture | None  # None where a trial search's space cannot describe its networks
+    best_score_: float | None  # the strategy's validation score, None where it gives none
 
     if TYPE_CHECKING:  # implemented by BaseNASEstimator
 

@@ -73,6 +73,23 @@ class MorphismSpace(SearchSpace):
         self.max_layers = int(max_layers)
         self.max_width = int(max_width)
         self.max_params = None if max_params is None else int(max_params)
+        if self.input_shape is not None and self.head is not None:
+            self._check_seed()
+
+    def _check_seed(self) -> None:
+        # Out of bounds, the oracle could propose nothing: every trial would silently retrain the seed.
+        seed = self.seed_architecture()
+        if self.input_shape is None or self.within_bounds(seed):
+            return
+        try:
+            size = f"{seed.num_params(self.input_shape, self.head):,} parameters"
+        except ValueError as error:
+            size = f"no valid network for inputs of shape {self.input_shape} ({error})"
+        raise ValueError(
+            f"The seed architecture {seed.summary()} ({size}, {len(seed.layers)} layers) is outside the space's "
+            f"bounds (max_params={self.max_params}, max_width={self.max_width}, max_layers={self.max_layers}), so "
+            "no network could grow from it. Raise the bound or pass a smaller seed."
+        )
 
     def get_config(self):
         seed = None if self.seed is None else self.seed.to_dict()

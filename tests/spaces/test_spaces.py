@@ -147,3 +147,17 @@ def test_morphism_space_seed_is_auto_keras_cnn_with_batch_norm():
     assert [layer.kind for layer in seed.layers[:4]] == ["conv", "batch_norm", "activation", "pool"]
     assert seed.summary().count("conv64") == 3 and "drop0.25" in seed.summary()
     assert MorphismSpace().configure((12,), Head("classification", 3)).seed_architecture().summary().startswith("dense64")
+
+
+@pytest.mark.parametrize(
+    "options,shape,message",
+    [
+        ({}, (20_000,), r"1,284,354 parameters.*max_params=1000000"),
+        ({"max_width": 32}, (8,), "max_width=32"),
+        ({"max_layers": 1}, (8,), "max_layers=1"),
+    ],
+)
+def test_a_morphism_space_whose_seed_is_out_of_bounds_is_refused_when_configured(options, shape, message):
+    # Silently, every proposal would fall back to the seed: a search of one network.
+    with pytest.raises(ValueError, match=message):
+        MorphismSpace(**options).configure(shape, Head("classification", 2))

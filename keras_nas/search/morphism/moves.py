@@ -34,6 +34,7 @@ import numpy as np
 
 from keras_nas.architecture import Architecture, Head, Layer, Skip, building, kinds
 
+Shape = tuple[int, ...]
 KINDS = ("deeper", "wider", "add_skip", "concat_skip")
 
 
@@ -272,6 +273,30 @@ def _extend_channel_wise(weights: dict, architecture: Architecture, first: int, 
             weights[name] = kinds.get(layer.kind).select_channels(layer, weights[name], sources)
 
 
+def _deepened(weights: dict, architecture: Architecture, move: Move, input_shape: Shape, layout) -> dict:
+    """`deeper`: the later layers renamed, the new layer an identity (a centred identity kernel for convolutions)."""
+    renamed = _renamed_for_deeper(weights, architecture, move.node)
+    shape = layout.shapes[move.node]
+    channels = shape[-1]
+    new_name = building.layer_name(move.node, apply(architecture, move, input_shape).layers[move.node])
+    if len(shape) == 1:
+        renamed[new_name] = [np.eye(channels, dtype=np.float32), np.zeros(channels, np.float32)]
+    else:
+        renamed[new_name] = [_identity_kernel(3, channels, len(shape) - 1), np.zeros(channels, np.float32)]
+    return renamed
+
+
+def _with_add_skip(weights: dict, architecture: Architecture, move: Move, input_shape: Shape, layout) -> dict:
+    """`add_skip`: the new skip's projection starts at zero, so the sum is the parent's output."""
+    child_layout = building.plan(apply(architecture, move, input_shape), input_shape)
+    target_channels = child_layout.alignments[Skip(move.source, move.target, "add")].channels
+    source_channels = layout.shapes[move.source][-1]
+    rank = len(layout.shapes[move.source]) - 1
+    shape = (1,) * rank + (source_channels, target_channels)
+    weights[building.skip_name(Skip(move.source, move.target), "proj")] = [np.zeros(shape, np.float32)]
+    return weights
+
+
 def transfer(
     weights: dict[str, list[np.ndarray]],
     architecture: Architecture,
@@ -285,32 +310,9 @@ def transfer(
     layout = building.plan(architecture, input_shape)
     weights = {name: [w.copy() for w in values] for name, values in weights.items()}
     if move.kind == "deeper":
-        renamed = _renamed_for_deeper(weights, architecture, move.node)
-        shape = layout.shapes[move.node]
-        channels = shape[-1]
-        new_name = building.layer_name(move.node, apply(architecture, move, input_shape).layers[move.node])
-        if len(shape) == 1:
-            renamed[new_name] = [np.eye(channels, dtype=np.float32), np.zeros(channels, np.float32)]
-        else:
-            renamed[new_name] = [
-                _identity_kernel(3, channels, len(shape) - 1),
-                np.zeros(channels, np.float32),
-            ]
-        return renamed
+        return _deepened(weights, architecture, move, input_shape, layout)
     if move.kind == "add_skip":
-        target_channels = building.plan(apply(architecture, move, input_shape), input_shape).alignments[
-            Skip(move.source, move.target, "add")
-        ]
-        source_channels = layout.shapes[move.source][-1]
-        rank = len(layout.shapes[move.source]) - 1
-        shape = (
-            (source_channels, target_channels.channels)
-            if rank == 0
-            else (1,) * rank + (source_channels, target_channels.channels)
-        )
-        weights[building.skip_name(Skip(move.source, move.target), "proj")] = [np.zeros(shape, np.float32)]
-        return weights
-
+        return _with_add_skip(weights, architecture, move, input_shape, layout)
     if move.kind == "wider":
         layer = architecture.layers[move.layer]
         name = building.layer_name(move.layer, layer)
