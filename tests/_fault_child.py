@@ -48,7 +48,7 @@ def _install_hooks(state: dict) -> None:
     from keras_tuner.src.engine import base_tuner, oracle
     from tensorflow.python.lib.io import file_io
 
-    from keras_nas.estimators.base import BaseNASEstimator
+    from keras_nas.estimators.trial_search import TrialSearch
     from keras_nas.search.tuner import NASTuner
 
     run_trial = NASTuner.run_trial
@@ -115,15 +115,15 @@ def _install_hooks(state: dict) -> None:
     oracle.Oracle.create_trial = wrapped_create_trial
     oracle.Oracle.get_state = wrapped_get_state
 
-    refit_model = BaseNASEstimator._refit_model
+    final_model = TrialSearch.final_model
 
-    def wrapped_refit_model(self, *args, **kwargs):
+    def wrapped_final_model(self, *args, **kwargs):
         _say("refit_begin")
         _hold("refit_begin")
         state["refit"] = True
-        return refit_model(self, *args, **kwargs)
+        return final_model(self, *args, **kwargs)
 
-    BaseNASEstimator._refit_model = wrapped_refit_model
+    TrialSearch.final_model = wrapped_final_model
 
     atomic_write = file_io.atomic_write_string_to_file
 

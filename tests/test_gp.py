@@ -83,3 +83,43 @@ def test_gp_runs_blas_on_one_thread():
     probe()
     assert seen and set(seen) == {1}
     assert ArchitectureGP.fit.__wrapped__ and ArchitectureGP.predict.__wrapped__  # both run under the limit
+
+
+def _hyperparameter_sets(count, seed):
+    """Active values of a conditional space: units_1 exists only with two layers."""
+    rng = np.random.default_rng(seed)
+    sets = []
+    for _ in range(count):
+        values = {"layers": int(rng.integers(1, 3)), "units_0": int(rng.choice([8, 16, 32, 64])),
+                  "learning_rate": float(rng.choice([1e-3, 3e-3, 1e-2])), "optimizer": str(rng.choice(["adam", "sgd"]))}
+        if values["layers"] == 2:
+            values["units_1"] = int(rng.choice([8, 16, 32, 64]))
+        sets.append(values)
+    return sets
+
+
+def _hyperparameter_gp(points, scores):
+    import keras_tuner
+
+    from keras_nas.search.morphism.gp import DistanceGP
+    from keras_nas.search.morphism.oracle import HyperparameterDistance
+
+    return DistanceGP(HyperparameterDistance(keras_tuner.HyperParameters())).fit(points, scores)
+
+
+def test_hyperparameter_gp_interpolates_its_observations():
+    train = _hyperparameter_sets(12, 0)
+    scores = [np.log2(v["units_0"]) / 6 + (v["optimizer"] == "adam") * 0.2 - 0.1 * v["layers"] for v in train]
+    gp = _hyperparameter_gp(train, scores)
+    mean, std = gp.predict(train)
+    np.testing.assert_allclose(mean, scores, atol=0.05)
+    far = [{"dropout": 0.5, "activation": "tanh", "batch_norm": True, "width": 512, "depth": 9}]  # no name shared
+    assert gp.predict(far)[1][0] > 5 * std.max()
+
+
+def test_hyperparameter_kernel_is_positive_semidefinite():
+    train, new = _hyperparameter_sets(30, 1), _hyperparameter_sets(30, 2)
+    gp = _hyperparameter_gp(train, np.random.default_rng(3).normal(size=30))
+    eigenvalues = np.linalg.eigvalsh(gp.kernel(train + new))  # fitted and proposed points together
+    assert eigenvalues.min() > -1e-8 * eigenvalues.max()
+    np.testing.assert_allclose(gp.distance.matrix(train), gp.distance.matrix(train).T)

@@ -17,11 +17,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from keras_nas.architecture import Head
 from keras_nas.backend.tracing import build_compiled_state
 from keras_nas.estimators import data, export, params, pickling
-from keras_nas.estimators.one_shot import OneShotMixin
-from keras_nas.estimators.trial_search import TrialSearchMixin
+from keras_nas.estimators.one_shot import OneShotSearch
+from keras_nas.estimators.search import Search, Split
+from keras_nas.estimators.trial_search import TrialSearch
 
 
-class BaseNASEstimator(TrialSearchMixin, OneShotMixin, BaseEstimator, abc.ABC):
+class BaseNASEstimator(BaseEstimator, abc.ABC):
     """Shared search, refit, predict and export logic of `NASClassifier` and `NASRegressor`.
 
     Args:
@@ -294,15 +295,15 @@ class BaseNASEstimator(TrialSearchMixin, OneShotMixin, BaseEstimator, abc.ABC):
         x, y = self._read_xy(x, y, reset=True)
         y = self._fit_targets(y)
         data.check_lengths(x, y)
-        if self.strategy is not None:
-            x_train, x_val, y_train, y_val = self._split(x, y)
-            self.input_mean_, self.input_variance_ = data.moments(x_train)
-            model = self._fit_one_shot(self._standardize(x_train), y_train, self._standardize(x_val), y_val)
-            self.best_model_ = self._wrap(model)
-            return self
-        model = self._fit_trials(x, y)
-        self.best_model_ = self._wrap(model)
+        x_train, x_val, y_train, y_val = self._split(x, y)
+        self.input_mean_, self.input_variance_ = data.moments(x_train)
+        split = Split(x, y, self._standardize(x_train), y_train, self._standardize(x_val), y_val)
+        self.best_model_ = self._wrap(self._make_search().run(split))
         return self
+
+    def _make_search(self) -> Search:
+        """The search `fit` runs: keras-tuner trials, or the one-shot `strategy` when one is set."""
+        return TrialSearch(self) if self.strategy is None else OneShotSearch(self)
 
     def _train_final(self, model: keras.Model, x, y, validation=None, batch_size: int | None = None) -> keras.Model:
         """Trains the final network for `refit_epochs_` (batches of `batch_size`, default the estimator's)."""

@@ -23,7 +23,28 @@ def check(est: Any) -> None:
     _check_callbacks(est.callbacks)
     check_objective(est)
     if est.strategy is not None:
-        est._check_strategy()
+        _check_strategy(est)
+
+
+def _check_strategy(est: Any) -> None:
+    from keras_nas.oneshot import STRATEGIES, OneShotStrategy  # here: a trial search never loads the one-shot code
+
+    strategy = est.strategy
+    if isinstance(strategy, str):
+        if strategy not in STRATEGIES:
+            raise ValueError(
+                f"Unknown strategy {strategy!r}; choose None (trial search), one of {sorted(STRATEGIES)} "
+                "or pass a keras_nas.oneshot.OneShotStrategy."
+            )
+    elif not isinstance(strategy, OneShotStrategy):
+        raise ValueError(
+            f"strategy must be None, a strategy name or a keras_nas.oneshot.OneShotStrategy; received {strategy!r}."
+        )
+    if est.search_space != "auto":
+        raise ValueError(
+            f"search_space={est.search_space!r} applies to the trial search only; a one-shot strategy "
+            "searches its own supernet (leave search_space='auto')."
+        )
 
 
 def _positive_int(name: str, value: Any, allow_none: bool = False) -> None:

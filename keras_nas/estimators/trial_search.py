@@ -1,186 +1,147 @@
-"""The estimators' trial search: a keras-tuner search of one trained network per trial, then the best refitted."""
+"""`TrialSearch`: the estimators' keras-tuner search, one trained network per trial, then the best refitted."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
-import time
 import warnings
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import keras
 import keras_tuner
 import numpy as np
-from sklearn.exceptions import NotFittedError
 
 from keras_nas import spaces
-from keras_nas.estimators import data
+from keras_nas.estimators.search import Found, Search, Split
 from keras_nas.search import oracles, project, project_check
 from keras_nas.search.morphism.oracle import MorphismOracle
 from keras_nas.search.morphism.tuner import MorphismTuner
 from keras_nas.search.tuner import NASTuner
 
 if TYPE_CHECKING:
-    import contextlib
-
-    from keras_nas.architecture import Architecture, Head
+    from keras_nas.estimators.base import BaseNASEstimator
 
 WARM_EPOCHS = 3  # a warm refit's epochs (at most `epochs`)
 WARM_RATE_FACTOR = 0.1  # a warm refit's learning rate, relative to the trial's
 
 
-class TrialSearchMixin:
-    """`fit` for a `BaseNASEstimator` whose `strategy` is None (the default): oracle, tuner, refit."""
+class TrialSearch(Search):
+    """The search of `strategy=None` (the default): an oracle proposes networks, a keras-tuner tuner trains one
+    per trial, and the best is refitted."""
 
-    # What this mixin reads and sets of `BaseNASEstimator` (declarations for type checkers; set there and below).
-    search_space: Any
-    oracle: Any  # a name or a keras_tuner.Oracle, as the user passed it
-    max_trials: int | None
-    epochs: int
-    batch_size: int
-    patience: int
-    seed: int | None
-    verbose: int
-    time_budget: float | None
-    trials_per_process: Any
-    callbacks: Any
-    refit: bool | str
-    directory: str | None
-    project_name: str
-    overwrite: bool
-    validation_data: Any
-    validation_split: float
-    _task: str
-    input_shape_: tuple[int, ...]
-    tuner_: NASTuner | None  # None after a one-shot fit (and after unpickling)
-    best_architecture_: Architecture | None  # None where the space cannot describe its networks
-    best_score_: float | None
+    def __init__(self, estimator: BaseNASEstimator) -> None:
+        super().__init__(estimator)
+        self.directory: str | None = None  # the project's folder, once prepared
+        self.tuner: NASTuner | None = None
 
-    if TYPE_CHECKING:  # implemented by BaseNASEstimator
-
-        def _head(self) -> Head: ...
-
-        def _objective(self) -> Any: ...
-
-        def _precision(self) -> contextlib.AbstractContextManager[None]: ...
-
-        def _split(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
-
-        def _standardize(self, x: np.ndarray) -> np.ndarray: ...
-
-        def _train_final(
-            self, model: keras.Model, x, y, validation=None, batch_size: int | None = None
-        ) -> keras.Model: ...
-
+    # -- what to search ----------------------------------------------------
     def _grows(self) -> bool:
-        return self.oracle == "morphism" or isinstance(self.oracle, MorphismOracle)
+        oracle = self.estimator.oracle
+        return oracle == "morphism" or isinstance(oracle, MorphismOracle)
 
-    def _hypermodel(self):
-        space = self.search_space
+    def hypermodel(self):
+        """The search space, configured for the data where it is a `SearchSpace`."""
+        est = self.estimator
+        space = est.search_space
         if isinstance(space, str):
-            space = spaces.get_space(space, self.input_shape_, grow=self._grows())
-            return space.configure(self.input_shape_, self._head())
+            space = spaces.get_space(space, est.input_shape_, grow=self._grows())
         if isinstance(space, spaces.SearchSpace):
-            return space.configure(self.input_shape_, self._head())
+            return space.configure(est.input_shape_, est._head())
         return space
 
-    def _fingerprint(self, hypermodel, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    def fingerprint(self, hypermodel, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+        """What a resumed project must share with this search (`keras_nas.search.project.prepare`)."""
+        est = self.estimator
         space = {"class": type(hypermodel).__name__}
         if isinstance(hypermodel, spaces.SearchSpace):
             space.update(hypermodel.get_config())
         elif callable(hypermodel) and not isinstance(hypermodel, keras_tuner.HyperModel):
             space["class"] = getattr(hypermodel, "__qualname__", repr(hypermodel))
-        oracle = self.oracle if isinstance(self.oracle, str) else type(self.oracle).__name__
+        oracle = est.oracle if isinstance(est.oracle, str) else type(est.oracle).__name__
         return {
-            "task": self._task,
-            "input_shape": list(self.input_shape_),
-            "outputs": self._head().units,
+            "task": est._task,
+            "input_shape": list(est.input_shape_),
+            "outputs": est._head().units,
             "search_space": space,
             "oracle": oracle,
-            "objective": str(self._objective()),
+            "objective": str(est._objective()),
             # Trials scored on other data or another split must not be resumed (think cross-validation folds).
             "data": hashlib.sha256(x.tobytes() + np.ascontiguousarray(y).tobytes()).hexdigest()[:16],
-            "split": "validation_data" if self.validation_data is not None else [self.validation_split, self.seed],
+            "split": "validation_data" if est.validation_data is not None else [est.validation_split, est.seed],
         }
 
-    def _fit_trials(self, x: np.ndarray, y: np.ndarray) -> keras.Model:
-        """The trial search on (x, y): a tuner trains one network per trial, then the best is refitted."""
-        hypermodel = self._hypermodel()
-        fingerprint = self._fingerprint(hypermodel, x, y)
-        x_train, x_val, y_train, y_val = self._split(x, y)
-        self.input_mean_, self.input_variance_ = data.moments(x_train)
-        x_train, x_val = self._standardize(x_train), self._standardize(x_val)
-
-        directory = project.prepare(self.directory, self.project_name, fingerprint, self.overwrite)
-        project_check.check_readable(directory, self.project_name)
-        oracle = oracles.get_oracle(self.oracle, self._objective(), self.max_trials, self.epochs, self.seed)
-        started = time.perf_counter()
+    # -- the steps ---------------------------------------------------------
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
         try:
-            with self._precision():
-                tuner = MorphismTuner if self._grows() else NASTuner
-                self.tuner_ = tuner(
-                    hypermodel,
-                    oracle,
-                    time_budget=self.time_budget,
-                    patience=self.patience,
-                    seed=self.seed,
-                    progress=self.verbose >= 1,
-                    trials_per_process=self.trials_per_process,
-                    directory=directory,
-                    project_name=self.project_name,
-                    overwrite=False,
-                )
-                self._search(x_train, y_train, x_val, y_val)
-                self.search_seconds_ = time.perf_counter() - started
-                self._collect_results()
-                started = time.perf_counter()
-                model = self._refit_model(x_train, y_train, x_val, y_val)
-                self.refit_seconds_ = time.perf_counter() - started
+            with self.estimator._precision():  # trials and refit alike
+                yield
         finally:
-            if self.directory is None:
+            if self.directory is not None and self.estimator.directory is None:
                 # The user asked to keep nothing: the checkpoints go with the search (the model is in memory).
-                shutil.rmtree(directory, ignore_errors=True)
-        return model
+                shutil.rmtree(self.directory, ignore_errors=True)
 
-    @property
-    def _tuner(self) -> NASTuner:
-        """`tuner_`, which a trial search's `fit` sets before reading it."""
-        if self.tuner_ is None:
-            raise NotFittedError(
-                f"This {type(self).__name__} has no tuner_: it is set by a trial search's fit, and is None after a "
-                "one-shot fit or unpickling."
-            )
-        return self.tuner_
+    def search(self, split: Split) -> None:
+        est = self.estimator
+        hypermodel = self.hypermodel()
+        fingerprint = self.fingerprint(hypermodel, split.x, split.y)
+        self.directory = project.prepare(est.directory, est.project_name, fingerprint, est.overwrite)
+        project_check.check_readable(self.directory, est.project_name)
+        oracle = oracles.get_oracle(est.oracle, est._objective(), est.max_trials, est.epochs, est.seed)
+        tuner = MorphismTuner if self._grows() else NASTuner
+        self.tuner = est.tuner_ = tuner(
+            hypermodel,
+            oracle,
+            time_budget=est.time_budget,
+            patience=est.patience,
+            seed=est.seed,
+            progress=est.verbose >= 1,
+            trials_per_process=est.trials_per_process,
+            directory=self.directory,
+            project_name=est.project_name,
+            overwrite=False,
+        )
+        self._run_tuner(split)
 
-    def _search(self, x_train, y_train, x_val, y_val) -> None:
+    def _run_tuner(self, split: Split) -> None:
+        est, tuner = self.estimator, self._tuner
         try:
             # Arrays, not one shared tf.data pipeline: Keras then shuffles each trial from the trial's own
             # seed, so a resumed search trains its remaining trials exactly as an uninterrupted one would.
-            self._tuner.search(
-                x_train,
-                y_train,
-                validation_data=(x_val, y_val),
-                batch_size=int(self.batch_size),
-                epochs=int(self.epochs),
+            tuner.search(
+                split.x_train,
+                split.y_train,
+                validation_data=(split.x_val, split.y_val),
+                batch_size=int(est.batch_size),
+                epochs=int(est.epochs),
                 shuffle=True,
-                callbacks=list(self.callbacks or []),
-                verbose=1 if self.verbose >= 2 else 0,
+                callbacks=list(est.callbacks or []),
+                verbose=1 if est.verbose >= 2 else 0,
             )
         except RuntimeError:  # keras-tuner gives up after consecutive failed trials
             if not self._completed_trials():
                 raise RuntimeError(self._no_trial_completed()) from None
             warnings.warn(
-                f"The search stopped early after {self._tuner.oracle.max_consecutive_failed_trials} consecutive "
+                f"The search stopped early after {tuner.oracle.max_consecutive_failed_trials} consecutive "
                 f"failed trials; the last one failed with: {self._last_failure()}",
-                stacklevel=3,
+                stacklevel=5,
             )
         if not self._completed_trials():
             raise RuntimeError(self._no_trial_completed())
 
+    @property
+    def _tuner(self) -> NASTuner:
+        if self.tuner is None:
+            raise RuntimeError("The trial search has no tuner before `search` makes one.")
+        return self.tuner
+
     def _no_trial_completed(self) -> str:
-        failed = [t for t in self._tuner.oracle.trials.values() if t.status != "COMPLETED"]
+        trials = self._tuner.oracle.trials
+        failed = [t for t in trials.values() if t.status != "COMPLETED"]
         return (
-            f"No trial completed: {len(failed)} of {len(self._tuner.oracle.trials)} failed. The last failure: "
+            f"No trial completed: {len(failed)} of {len(trials)} failed. The last failure: "
             f"{self._last_failure() or 'no trial ran'}. Nothing was fitted; see the estimator's parameters and "
             "the data for the cause."
         )
@@ -193,34 +154,38 @@ class TrialSearchMixin:
         given = [reason for reason in reasons if reason]
         return given[-1] if given else ""
 
-    def _collect_results(self) -> None:
-        best = self._tuner.oracle.get_best_trials(1)[0]
-        self.leaderboard_ = self._tuner.leaderboard()
-        self.best_trial_id_ = best.trial_id
-        self.best_score_ = float(best.score)
-        self.best_step_ = int(best.best_step or 0)
-        self.best_hyperparameters_ = dict(best.hyperparameters.values)
-        self.best_architecture_ = self._tuner.architecture_of(best.trial_id)
-        self.oracle_seconds_ = self._tuner.oracle_seconds
+    def found(self) -> Found:
+        tuner = self._tuner
+        best = tuner.oracle.get_best_trials(1)[0]
+        return Found(
+            trial_id=best.trial_id,
+            score=float(best.score),
+            step=int(best.best_step or 0),
+            hyperparameters=dict(best.hyperparameters.values),
+            architecture=tuner.architecture_of(best.trial_id),
+            leaderboard=tuner.leaderboard(),
+            oracle_seconds=tuner.oracle_seconds,
+        )
 
-    def _refit_model(self, x_train, y_train, x_val, y_val) -> keras.Model:
-        best = self._tuner.oracle.get_trial(self.best_trial_id_)
-        if not self.refit:
-            self.history_ = None
-            return self._tuner.load_model(best)
+    def final_model(self, split: Split) -> keras.Model:
+        est, tuner = self.estimator, self._tuner
+        best = tuner.oracle.get_trial(est.best_trial_id_)
+        if not est.refit:
+            est.history_ = None
+            return tuner.load_model(best)
         keras.backend.clear_session()
-        if self.seed is not None:
-            keras.utils.set_random_seed(int(self.seed))
-        x_all, y_all = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
-        if self.refit == "scratch":
-            model = self._tuner.hypermodel.build(best.hyperparameters)
-            self.refit_epochs_ = min(self._tuner.trained_epochs(best.trial_id), 3 * int(self.epochs))
-            return self._train_final(model, x_all, y_all)
-        model = self._tuner.load_model(best)
+        if est.seed is not None:
+            keras.utils.set_random_seed(int(est.seed))
+        x_all, y_all = split.combined()
+        if est.refit == "scratch":
+            model = tuner.hypermodel.build(best.hyperparameters)
+            est.refit_epochs_ = min(tuner.trained_epochs(best.trial_id), 3 * int(est.epochs))
+            return est._train_final(model, x_all, y_all)
+        model = tuner.load_model(best)
         try:
             rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
             model.optimizer.learning_rate = rate * WARM_RATE_FACTOR
         except (AttributeError, TypeError):
             pass  # no optimizer, or a learning-rate schedule, which is the user's to keep
-        self.refit_epochs_ = min(WARM_EPOCHS, int(self.epochs))
-        return self._train_final(model, x_all, y_all)
+        est.refit_epochs_ = min(WARM_EPOCHS, int(est.epochs))
+        return est._train_final(model, x_all, y_all)

@@ -6,9 +6,13 @@
 - `morphism/`: the morphism-aware Bayesian search (Auto-Keras): moves and
   weight transfer, the edit distance, the Gaussian process, `MorphismOracle`
   and `MorphismTuner`.
+- `outcomes`: how trials ended (divergence, failure reasons, records, the
+  leaderboard).
 - `project`, `checkpoints`, `recovery`: what a search keeps on disk and how a
-  killed one resumes; `distributed`: chief/worker search; `trial_process`:
-  trials trained in child processes.
+  killed one resumes; `distributed`: chief/worker search (`servicer`, the
+  chief's gRPC servicer; `heartbeats`, worker timeouts and liveness);
+  `trial_process`: trials trained in child processes (`trial_child`, the
+  child's side).
 """
 
 from keras_nas.search.morphism import MorphismOracle, MorphismTuner

@@ -28,32 +28,53 @@ exits. `NASTuner` uses this module on both sides instead:
 Workers that send no heartbeat (a plain keras-tuner `Tuner`) are served as
 keras-tuner would: their trials never time out. Any `keras_tuner.Oracle` works
 whose `create_trial` serves `_retry_queue` first, as the base class does.
+
+The chief's gRPC servicer lives in `keras_nas.search.servicer`, which only a
+chief imports; the timeout settings and the chief's record of when it last heard
+from each worker live in `keras_nas.search.heartbeats`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import os
 import threading
 import time
-from collections.abc import Iterator
 from concurrent import futures
 from typing import Any
 
 import keras_tuner
 from keras_tuner.src.distribute import utils as dist_utils
-from keras_tuner.src.engine import metrics_tracking
-from keras_tuner.src.engine import oracle as oracle_module
 from keras_tuner.src.engine import trial as trial_module
 
-DEFAULT_WORKER_TIMEOUT = 120.0
-TUNER_ID_KEY = "keras-nas-tuner-id"  # gRPC metadata keys must be lower case
+# Re-exported: the worker-timeout settings and checks live with the rest of the heartbeat protocol.
+from keras_nas.search.heartbeats import (
+    DEFAULT_WORKER_TIMEOUT,
+    TUNER_ID_KEY,
+    check_worker_timeout,
+    heartbeat_interval,
+)
+
+__all__ = [
+    "DEFAULT_WORKER_TIMEOUT",
+    "POLL_SECONDS",
+    "SERVER_THREADS",
+    "TUNER_ID_KEY",
+    "HeartbeatClient",
+    "attach",
+    "check_worker_timeout",
+    "detach",
+    "heartbeat_interval",
+    "is_chief",
+    "is_worker",
+    "serve",
+    "serve_tuner",
+]
+
 POLL_SECONDS = 0.5  # how often the chief looks for silent workers and for the end of the search
 SERVER_THREADS = 4  # heartbeats must get through while another call runs a slow oracle method
 
-_RUNNING = trial_module.TrialStatus.RUNNING
 _IDLE = trial_module.TrialStatus.IDLE
 _STOPPED = trial_module.TrialStatus.STOPPED
 
@@ -68,200 +89,13 @@ def is_worker() -> bool:
     return dist_utils.has_chief_oracle() and not dist_utils.is_chief_oracle()
 
 
-def check_worker_timeout(worker_timeout: float) -> float:
-    """Returns `worker_timeout` as a float, or raises a ValueError that says what to pass."""
-    try:
-        value = float(worker_timeout)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(
-            f"worker_timeout={worker_timeout!r}: expected a positive number of seconds after which the chief of a "
-            f"distributed search hands a silent worker's trial to another worker; pass e.g. "
-            f"worker_timeout={DEFAULT_WORKER_TIMEOUT:g}."
-        )
-    return value
+def _servicer_class() -> type:
+    """The chief's servicer class (`keras_nas.search.servicer.Servicer`)."""
+    # keras-tuner imports its gRPC modules lazily (protobuf version clashes); so do we: the servicer's module
+    # imports them, and only a chief imports it.
+    from keras_nas.search import servicer
 
-
-def heartbeat_interval(worker_timeout: float) -> float:
-    """Seconds between a worker's heartbeats: several per `worker_timeout`, so one late beat is not a death."""
-    return min(max(worker_timeout / 6.0, 0.2), 10.0)
-
-
-@contextlib.contextmanager
-def _holding(oracle: keras_tuner.Oracle) -> Iterator[None]:
-    """Holds the oracle's keras-tuner lock, re-entrantly like `keras_tuner.synchronized`.
-
-    Unlike `synchronized`, it releases the lock when the body raises: an oracle
-    method that raises would otherwise leave the lock held and the chief deadlocked.
-    """
-    name = threading.current_thread().name
-    if oracle_module.THREADS[oracle] == name:
-        yield
-        return
-    oracle_module.LOCKS[oracle].acquire()
-    oracle_module.THREADS[oracle] = name
-    try:
-        yield
-    finally:
-        oracle_module.THREADS[oracle] = None
-        oracle_module.LOCKS[oracle].release()
-
-
-class _Liveness:
-    """When the chief last heard from each worker that sends heartbeats."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()  # the gRPC threads write, the chief's main thread reads
-        self._heard: dict[str, float] = {}
-
-    def heard(self, tuner_id: str) -> None:
-        with self._lock:
-            self._heard[tuner_id] = time.monotonic()
-
-    def tracks(self, tuner_id: str) -> bool:
-        with self._lock:
-            return tuner_id in self._heard
-
-    def silent(self, timeout: float) -> dict[str, float]:
-        """The tracked workers silent for more than `timeout` seconds, with their silence."""
-        now = time.monotonic()
-        with self._lock:
-            return {tid: now - last for tid, last in self._heard.items() if now - last > timeout}
-
-    def forget(self, tuner_id: str) -> None:
-        with self._lock:
-            self._heard.pop(tuner_id, None)
-
-
-def _log(message: str) -> None:
-    print(f"[keras_nas] {message}", flush=True)
-
-
-def _servicer_class():
-    # keras-tuner imports its gRPC modules lazily (protobuf version clashes); so do we.
-    from keras_tuner.src import protos
-    from keras_tuner.src.distribute import oracle_chief
-
-    class Servicer(oracle_chief.OracleServicer):
-        """keras-tuner's servicer, plus liveness tracking, requeueing and stale-report checks."""
-
-        def __init__(self, oracle: keras_tuner.Oracle, worker_timeout: float) -> None:
-            super().__init__(oracle)
-            self.worker_timeout = worker_timeout
-            self.liveness = _Liveness()
-
-        def _caller(self, context) -> str | None:
-            """The calling worker's tuner id if it sends one (a keras_nas worker); counts as a heartbeat."""
-            tuner_id = dict(context.invocation_metadata() or ()).get(TUNER_ID_KEY)
-            if tuner_id:
-                self.liveness.heard(tuner_id)
-            return tuner_id or None
-
-        def _holds(self, tuner_id: str | None, trial_id: str) -> bool:
-            if tuner_id is None:
-                return True  # a worker without heartbeats: keras-tuner's behaviour, every report counts
-            trial = self.oracle.ongoing_trials.get(tuner_id)
-            return trial is not None and trial.trial_id == trial_id
-
-        def _may_come_back(self) -> bool:
-            """Whether an ongoing trial is held by a worker that could time out, sending its trial back."""
-            return any(self.liveness.tracks(tid) for tid in self.oracle.ongoing_trials)
-
-        def GetSpace(self, request, context):
-            self._caller(context)
-            with _holding(self.oracle):
-                return super().GetSpace(request, context)
-
-        def UpdateSpace(self, request, context):
-            self._caller(context)
-            with _holding(self.oracle):
-                return super().UpdateSpace(request, context)
-
-        def GetTrial(self, request, context):
-            self._caller(context)
-            with _holding(self.oracle):
-                return super().GetTrial(request, context)
-
-        def GetBestTrials(self, request, context):
-            caller = self._caller(context)
-            if caller is not None and request.num_trials == 0:  # a heartbeat: answered without the oracle's lock
-                return protos.get_service().GetBestTrialsResponse(trials=[])
-            with _holding(self.oracle):
-                return super().GetBestTrials(request, context)
-
-        def CreateTrial(self, request, context):
-            caller = self._caller(context)
-            with _holding(self.oracle):
-                trial = self.oracle.create_trial(request.tuner_id)
-                if trial.status == _STOPPED:
-                    if self._may_come_back():
-                        # The trial of a worker that dies goes back to the queue: stay to run it.
-                        self.oracle.tuner_ids.add(request.tuner_id)
-                        trial.status = _IDLE
-                    else:
-                        self.stop_triggered = True
-            if caller is not None:
-                self.liveness.heard(caller)  # it waited on us, not the other way round
-            return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
-
-        def UpdateTrial(self, request, context):
-            caller = self._caller(context)
-            with _holding(self.oracle):
-                if not self._holds(caller, request.trial_id):
-                    _log(
-                        f"ignored a report from worker {caller} for trial {request.trial_id}, which it no longer "
-                        f"runs (it was silent for more than worker_timeout={self.worker_timeout:g} s)"
-                    )
-                    trial = self.oracle.get_trial(request.trial_id)
-                    return protos.get_service().UpdateTrialResponse(trial=trial.to_proto())
-                return super().UpdateTrial(request, context)
-
-        def EndTrial(self, request, context):
-            caller = self._caller(context)
-            with _holding(self.oracle):
-                if not self._holds(caller, request.trial.trial_id):
-                    _log(
-                        f"ignored the end of trial {request.trial.trial_id} from worker {caller}, which no longer "
-                        f"runs it (it was silent for more than worker_timeout={self.worker_timeout:g} s)"
-                    )
-                    return protos.get_service().EndTrialResponse()
-                response = super().EndTrial(request, context)
-                # keras-tuner saves inside end_trial, before it removes the trial from ongoing_trials.
-                self.oracle.save()
-                return response
-
-        def requeue_silent(self) -> None:
-            """Sends the trials of workers silent for more than `worker_timeout` back to the queue."""
-            changed = False
-            with _holding(self.oracle):
-                for tuner_id, silence in self.liveness.silent(self.worker_timeout).items():
-                    self.liveness.forget(tuner_id)
-                    trial = self.oracle.ongoing_trials.pop(tuner_id, None)
-                    if tuner_id in self.oracle.tuner_ids:
-                        self.oracle.tuner_ids.discard(tuner_id)
-                        changed = True
-                    if trial is None:
-                        continue
-                    # The lost run ended nowhere: its partial metrics go, and it costs no run, retry or failure.
-                    trial.metrics = metrics_tracking.MetricsTracker()
-                    trial.status = _RUNNING
-                    if trial.trial_id not in self.oracle._retry_queue:
-                        self.oracle._retry_queue.append(trial.trial_id)
-                    self.oracle._save_trial(trial)
-                    changed = True
-                    _log(
-                        f"worker {tuner_id} silent for {silence:.0f} s (worker_timeout={self.worker_timeout:g} s): "
-                        f"trial {trial.trial_id} goes back to the queue"
-                    )
-                if changed:
-                    self.oracle.save()
-
-        def search_done(self) -> bool:
-            with _holding(self.oracle):
-                return self.stop_triggered and not self.oracle.ongoing_trials and not self.oracle.tuner_ids
-
-    return Servicer
+    return servicer.Servicer
 
 
 def serve(oracle: keras_tuner.Oracle, worker_timeout: float = DEFAULT_WORKER_TIMEOUT) -> None:
@@ -272,6 +106,8 @@ def serve(oracle: keras_tuner.Oracle, worker_timeout: float = DEFAULT_WORKER_TIM
     """
     import grpc
     from keras_tuner.src import protos
+
+    from keras_nas.search.servicer import holding
 
     worker_timeout = check_worker_timeout(worker_timeout)
     address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
@@ -290,7 +126,7 @@ def serve(oracle: keras_tuner.Oracle, worker_timeout: float = DEFAULT_WORKER_TIM
             servicer.requeue_silent()
     finally:
         server.stop(grace=2.0)  # a worker's last call gets its answer
-        with _holding(oracle):
+        with holding(oracle):
             oracle.save()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from typing import Any
@@ -13,36 +12,13 @@ import numpy as np
 
 from keras_nas.architecture import Architecture
 from keras_nas.backend import tracing
-from keras_nas.search import checkpoints, distributed, recovery, trial_process
+from keras_nas.search import checkpoints, distributed, outcomes, recovery, trial_process
+from keras_nas.search.outcomes import failure_reason, non_finite_weights
 from keras_nas.search.records import TrialRecord
 from keras_nas.utils.budget import TimeBudget
 
-
-class _NonFiniteGuard(keras.callbacks.Callback):
-    """Stops training at the end of the first epoch whose logs hold a NaN or infinite value, and says which."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.reason: str | None = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        bad = sorted(name for name, value in (logs or {}).items() if not math.isfinite(float(value)))
-        if bad:
-            self.reason = f"{', '.join(bad)} became NaN or infinite in epoch {epoch + 1}"
-            self.model.stop_training = True
-
-
-def non_finite_weights(model: keras.Model) -> list[str]:
-    """Names of the model's weights that hold a NaN or infinite value."""
-    return [w.path for w in model.weights if not np.all(np.isfinite(keras.ops.convert_to_numpy(w)))]
-
-
-def failure_reason(error: BaseException, limit: int = 600) -> str:
-    """One line saying why a trial failed: the exception's type and message, without Keras's argument dump."""
-    text = str(error).split("Arguments received by")[0]
-    text = " ".join(line.strip() for line in text.splitlines() if line.strip())
-    text = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+# failure_reason and non_finite_weights live in outcomes now; they stay importable from here.
+__all__ = ["NASTuner", "failure_reason", "non_finite_weights"]
 
 
 class _BudgetSpent(Exception):
@@ -277,7 +253,7 @@ class NASTuner(keras_tuner.Tuner):
             keras.callbacks.EarlyStopping(monitor=objective.name, mode=objective.direction, patience=self.patience),
             self._budget.callback(),
         ]
-        guard = _NonFiniteGuard()
+        guard = outcomes.NonFiniteGuard()
         kwargs["callbacks"].append(guard)
         if self.seed is not None:
             keras.utils.set_random_seed(int(self.seed) + int(trial.trial_id))
@@ -285,10 +261,7 @@ class NASTuner(keras_tuner.Tuner):
         try:
             results = super().run_trial(trial, *args, **kwargs)
             # A diverged network scores like a constant classifier: it must never be chosen.
-            reason = guard.reason
-            bad = non_finite_weights(self._built_model) if reason is None and self._built_model is not None else []
-            if bad:
-                reason = f"weights became NaN or infinite ({', '.join(bad[:3])})"
+            reason = outcomes.divergence(guard, self._built_model)
             if reason is not None:
                 raise keras_tuner.errors.FailedTrialError(f"The trial diverged: {reason}; lower the learning rate.")
         except keras_tuner.errors.FatalError:
@@ -306,25 +279,7 @@ class NASTuner(keras_tuner.Tuner):
 
     def _describe(self, trial, results, seconds: float) -> TrialRecord:
         model, self._built_model = self._built_model, None
-        epochs = sum(len(r.history.get("loss", [])) for r in results if hasattr(r, "history"))
-        architecture = None
-        describe = getattr(self.hypermodel, "architecture", None)
-        try:
-            if callable(describe):
-                architecture = describe(keras_tuner.HyperParameters.from_config(trial.hyperparameters.get_config()))
-            elif model is not None:
-                architecture = Architecture.from_keras_model(model)
-        except (ValueError, TypeError, KeyError):
-            architecture = None  # an undescribable model still counts as a trial
-        return TrialRecord(
-            architecture=architecture.summary() if architecture is not None else None,
-            architecture_json=architecture.to_json() if architecture is not None else None,
-            params=int(model.count_params()) if model is not None else None,
-            epochs=int(epochs),
-            seconds=round(seconds, 3),
-            proposal_seconds=round(self._proposal_seconds, 4),
-            finished_at=time.time(),
-        )
+        return outcomes.trained_record(self.hypermodel, trial, model, results, seconds, self._proposal_seconds)
 
     def on_trial_end(self, trial):
         # Records first: `Oracle.end_trial` makes the trial final on disk, and a kill right after must not lose them.
@@ -350,38 +305,12 @@ class NASTuner(keras_tuner.Tuner):
     def leaderboard(self) -> list[dict[str, Any]]:
         """Every trial, best first: id, status, score, hyperparameters, architecture, params, epochs, seconds,
         message."""
-        rows = []
-        for trial_id, trial in self._trials().items():
-            record = self.records.get(trial_id, TrialRecord())
-            rows.append(
-                {
-                    "trial_id": trial_id,
-                    "status": trial.status,
-                    "score": None if trial.score is None else float(trial.score),
-                    "hyperparameters": dict(trial.hyperparameters.values),
-                    "architecture": record.architecture,
-                    "params": record.params,
-                    "epochs": record.epochs,
-                    "seconds": record.seconds,
-                    "message": self.failure_of(trial_id),
-                }
-            )
-        sign = -1.0 if self.oracle.objective.direction == "max" else 1.0
-        rows.sort(key=lambda row: (row["score"] is None, sign * (row["score"] or 0.0)))
-        return rows
+        return outcomes.leaderboard(self._trials(), self.records, self.oracle.objective.direction, self.failure_of)
 
     def failure_of(self, trial_id: str) -> str | None:
         """Why a trial did not complete, in one line; None for a completed one."""
         trial = self.oracle.get_trial(trial_id)
-        if trial.status == "COMPLETED":
-            return None
-        record = self.records.get(trial_id)
-        reason = record.failure if record is not None else None
-        if reason is None and getattr(trial, "message", None):
-            reason = trial.message.strip().splitlines()[-1]
-        if reason is None and trial.status in ("INVALID", "FAILED"):
-            reason = f"the objective {self.oracle.objective.name} was NaN or missing"
-        return reason
+        return outcomes.failure_of(trial, self.records.get(trial_id), self.oracle.objective.name)
 
     def _trials(self) -> dict[str, Any]:
         """The oracle's trials; on a distributed worker, the ones this worker ran."""

@@ -5,13 +5,14 @@
 - `child`: the shared weights (`MacroChildModel`, `MicroChildModel`) that
   run any child.
 - `controller`: `ENASController`, the LSTM policy over arcs.
-- `search`: `ENASSearch` (alternating training), `SharedWeightEvaluator`
-  (a cheap score of any child) and `ENASStrategy`.
+- `evaluator`: `SharedWeightEvaluator`, a cheap score of any child.
+- `search`: `ENASSearch` (alternating training) and `ENASStrategy`.
 """
 
 from keras_nas.oneshot.enas.child import ENASCell, MacroChildModel, MicroChildModel, child_model
 from keras_nas.oneshot.enas.controller import ENASController
-from keras_nas.oneshot.enas.search import ENASSearch, ENASStrategy, SharedWeightEvaluator
+from keras_nas.oneshot.enas.evaluator import SharedWeightEvaluator
+from keras_nas.oneshot.enas.search import ENASSearch, ENASStrategy
 from keras_nas.oneshot.enas.spaces import MacroSpace, MicroSpace, make_space
 
 __all__ = [

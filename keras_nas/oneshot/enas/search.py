@@ -3,10 +3,10 @@
 `ENASSearch` runs the search on arrays: every epoch is one pass of the shared
 weights over the training data, a freshly sampled child at every step, then
 `controller_steps` REINFORCE steps of the controller on validation batches.
-`SharedWeightEvaluator` scores children with the shared weights (a cheap
-performance estimate, usable on its own), and `ENASStrategy` is what
-`NASClassifier(strategy="enas")` runs. TensorFlow backend (`tf.function`,
-`tf.GradientTape`).
+`SharedWeightEvaluator` (in `evaluator`, importable from here too) scores
+children with the shared weights (a cheap performance estimate, usable on its
+own), and `ENASStrategy` is what `NASClassifier(strategy="enas")` runs.
+TensorFlow backend (`tf.function`, `tf.GradientTape`).
 """
 
 from __future__ import annotations
@@ -24,90 +24,17 @@ from keras_nas.architecture import Architecture, Head
 from keras_nas.oneshot.darts.bilevel import default_weight_optimizer
 from keras_nas.oneshot.enas.child import child_model
 from keras_nas.oneshot.enas.controller import ENASController
+from keras_nas.oneshot.enas.evaluator import SharedWeightEvaluator, as_arrays, input_specs, objective
 from keras_nas.oneshot.enas.spaces import MacroSpace, Space, make_space
 from keras_nas.oneshot.strategy import OneShotStrategy, register_strategy
 from keras_nas.utils.budget import TimeBudget
 
-
-def _objective(head: Head, y, y_pred):
-    """(loss, reward): the head's loss and, higher-is-better, accuracy or -loss."""
-    if head.task == "classification":
-        loss = ops.mean(keras.losses.sparse_categorical_crossentropy(y, y_pred))
-        labels = ops.cast(ops.reshape(y, (-1,)), "int32")
-        reward = ops.mean(ops.cast(ops.argmax(y_pred, axis=-1) == labels, "float32"))
-        return loss, reward
-    loss = ops.mean(ops.square(ops.cast(ops.reshape(y, ops.shape(y_pred)), y_pred.dtype) - y_pred))
-    return loss, -loss
+__all__ = ["ENASSearch", "ENASStrategy", "SharedWeightEvaluator"]
 
 
 def _filled(grads, variables):
     # Ops a child did not use (an unread cell input, say) get zero gradients, not Keras's missing-gradient warning.
     return [ops.zeros_like(v) if g is None else g for g, v in zip(grads, variables, strict=True)]
-
-
-class SharedWeightEvaluator:
-    """Scores children of an ENAS space with its shared weights: a cheap estimate of how good each is.
-
-    A child is an arc of the space or an `Architecture` that the space's
-    `to_architecture` makes. Its score is its accuracy (classification) or
-    negative mean squared error (regression) on `(x, y)`, with the shared
-    weights as they are; BatchNormalization uses each batch's statistics, as
-    a child's moving averages would be mixed with other children's. Nothing is
-    updated. One compiled function serves every child, since the arc is a
-    tensor argument.
-
-    Example (after a search): `search.evaluator.score(architecture, x_val, y_val)`.
-    """
-
-    def __init__(self, model: keras.Model, batch_size: int = 256):
-        self.model, self.space, self.batch_size = model, model.space, int(batch_size)
-        self._function = None
-
-    def _batch_scores(self, x, y, arc):
-        trainable = [v.value for v in self.model.trainable_variables]
-        non_trainable = [v.value for v in self.model.non_trainable_variables]
-        y_pred, _ = self.model.stateless_call(trainable, non_trainable, x, arc, training=True)
-        loss, reward = _objective(self.model.output_head, y, y_pred)
-        return loss, reward
-
-    def batch_function(self, x_spec, y_spec):
-        """The compiled `(x, y, arc) -> (loss, reward)` of one batch (traced once per input signature)."""
-        arc_spec = tf.TensorSpec((self.space.arc_length,), tf.int32)
-        key = (x_spec, y_spec)
-        if self._function is None or self._function[0] != key:
-            signature = [x_spec, y_spec, arc_spec]
-            self._function = (key, tf.function(self._batch_scores, input_signature=signature, autograph=False))
-        return self._function[1]
-
-    def score(self, child: Sequence[int] | Architecture, x, y) -> float:
-        """The child's accuracy, or negative mean squared error, on `(x, y)` (batch-size-weighted mean)."""
-        arc = self.space.arc_of(child) if isinstance(child, Architecture) else self.space.check_arc(child)
-        x, y = _as_arrays(x, y, self.model.output_head)
-        if not len(x):
-            raise ValueError("Scoring a child needs at least one example; received none.")
-        function = self.batch_function(*_specs(x, y))
-        arc = tf.constant(arc, tf.int32)
-        total = 0.0
-        for start in range(0, len(x), self.batch_size):
-            stop = min(start + self.batch_size, len(x))
-            _, reward = function(x[start:stop], y[start:stop], arc)
-            total += float(reward) * (stop - start)
-        return total / len(x)
-
-
-def _as_arrays(x, y, head: Head):
-    x = np.asarray(x, dtype="float32")
-    y = np.asarray(y, dtype="int32" if head.task == "classification" else "float32")
-    if len(x) != len(y):
-        raise ValueError(f"x and y differ in length: {len(x)} and {len(y)}.")
-    return x, y
-
-
-def _specs(x, y) -> tuple[tf.TensorSpec, tf.TensorSpec]:
-    return (
-        tf.TensorSpec((None, *x.shape[1:]), tf.float32),
-        tf.TensorSpec((None, *y.shape[1:]), tf.int32 if y.dtype == np.int32 else tf.float32),
-    )
 
 
 class ENASSearch:
@@ -188,7 +115,7 @@ class ENASSearch:
         variables = self.child.trainable_variables
         with tf.GradientTape() as tape:
             y_pred = self.child(x, arc, training=True)
-            loss, reward = _objective(self.head, y, y_pred)
+            loss, reward = objective(self.head, y, y_pred)
         grads = _filled(tape.gradient(loss, variables), variables)
         grads, _ = tf.clip_by_global_norm(grads, 5.0)
         # Coupled L2, as ENAS's l2_reg.
@@ -251,8 +178,8 @@ class ENASSearch:
         seed: int | None = None,
     ) -> ENASSearch:
         """Alternates weight passes and controller steps for `epochs` epochs (or until `time_budget` seconds)."""
-        x_train, y_train = _as_arrays(x_train, y_train, self.head)
-        x_val, y_val = _as_arrays(x_val, y_val, self.head)
+        x_train, y_train = as_arrays(x_train, y_train, self.head)
+        x_val, y_val = as_arrays(x_val, y_val, self.head)
         if not len(x_train) or not len(x_val):
             raise ValueError("ENAS needs training and validation examples; received an empty split.")
         if int(controller_steps) < 0 or int(epochs) < 1 or int(batch_size) < 1:
@@ -261,7 +188,7 @@ class ENASSearch:
                 f"batch_size={batch_size}, controller_steps={controller_steps}."
             )
         steps_per_epoch = math.ceil(len(x_train) / batch_size)
-        self._compile(*_specs(x_train, y_train), decay_steps=int(epochs) * steps_per_epoch)
+        self._compile(*input_specs(x_train, y_train), decay_steps=int(epochs) * steps_per_epoch)
         assert self._steps is not None  # set by _compile
         _, weight_step, controller_step = self._steps
         train = tf.data.Dataset.from_tensor_slices((x_train, y_train))

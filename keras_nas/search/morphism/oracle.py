@@ -19,9 +19,10 @@ The search of the original Auto-Keras (KDD 2019), rebuilt on keras-tuner:
    from the parent's trained weights.
 
 With a space that cannot describe its architectures (a plain build function)
-the oracle falls back to a distance over the active hyperparameters (values
-present in one set and not the other cost 1, others their normalised
-difference) and one-hyperparameter mutations. It never raises inside keras-tuner's
+the oracle fits the same GP (`DistanceGP`) under a distance over the active
+hyperparameters (`HyperparameterDistance`: values present in one set and not
+the other cost 1, others their normalised difference) and proposes
+one-hyperparameter mutations. It never raises inside keras-tuner's
 locked methods: any failure falls back to random values.
 """
 
@@ -31,16 +32,16 @@ import heapq
 import json
 import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import keras_tuner
 import numpy as np
-from scipy.linalg import cho_solve, solve_triangular
 
 from keras_nas.architecture import Architecture
 from keras_nas.search.morphism import moves
 from keras_nas.search.morphism.distance import ArchitectureDistance
-from keras_nas.search.morphism.gp import ArchitectureGP, one_blas_thread, rbf, stable_cholesky, upper_confidence_bound
+from keras_nas.search.morphism.gp import ArchitectureGP, DistanceGP, upper_confidence_bound
 
 PARENT = "nas/parent_trial_id"
 MOVES = "nas/moves"
@@ -310,9 +311,8 @@ class MorphismOracle(keras_tuner.Oracle):
                 fresh.values[h.name] = hp.values.get(h.name, h.random_sample(int(rng.integers(1 << 30))))
         return None if self._duplicate(fresh.values) else dict(fresh.values)
 
-    @one_blas_thread
     def _mutation_search(self, completed) -> dict[str, Any] | None:
-        """GP over a distance between hyperparameter sets, for spaces that cannot describe architectures."""
+        """The GP over the hyperparameter distance, for spaces that cannot describe architectures."""
         rng = self._rng()
         values = [dict(t.hyperparameters.values) for t in completed]
         scores = np.array([t.score for t in completed], dtype=float)
@@ -325,17 +325,9 @@ class MorphismOracle(keras_tuner.Oracle):
                     candidates.append(mutant)
         if not candidates:
             return self._random_values()
-        space = self.get_space()
-        features = np.array([[hyperparameter_distance(a, b, space) for b in values] for a in values + candidates])
-        features /= math.sqrt(len(values))
-        train, test = features[: len(values)], features[len(values) :]
-        spread = np.median(np.abs(train[:, None] - train[None]).sum(-1)) or 1.0
-        mean, scale = scores.mean(), scores.std() or 1.0
-        factor, _ = stable_cholesky(rbf(train, train, spread, 1.0) + 1e-2 * np.eye(len(values)))
-        cross = rbf(test, train, spread, 1.0)
-        mu = mean + scale * cross @ cho_solve((factor, True), (scores - mean) / scale)
-        sigma = scale * np.sqrt(np.maximum(1.0 - (solve_triangular(factor, cross.T, lower=True) ** 2).sum(0), 1e-12))
-        return candidates[int(np.argmax(upper_confidence_bound(mu, sigma, self.beta, self._direction())))]
+        gp = DistanceGP(HyperparameterDistance(self.get_space())).fit(values, scores)
+        mean, std = gp.predict(candidates)
+        return candidates[int(np.argmax(upper_confidence_bound(mean, std, self.beta, self._direction())))]
 
     @keras_tuner.synchronized
     def end_trial(self, trial):
@@ -383,4 +375,21 @@ def hyperparameter_distance(a: dict[str, Any], b: dict[str, Any], space: keras_t
     return total
 
 
-__all__ = ["MOVES", "PARENT", "MorphismOracle", "hyperparameter_distance"]
+class HyperparameterDistance:
+    """`hyperparameter_distance` as a `gp.Distance` between sets of values, for `DistanceGP`."""
+
+    def __init__(self, space: keras_tuner.HyperParameters) -> None:
+        self.space = space
+
+    def batch(self, points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        return list(points)  # nothing to precompute: the values are compared name by name
+
+    def to_many(self, point: dict[str, Any], batch: Sequence[dict[str, Any]]) -> np.ndarray:
+        return np.array([hyperparameter_distance(point, other, self.space) for other in batch], dtype=float)
+
+    def matrix(self, points: Sequence[dict[str, Any]]) -> np.ndarray:
+        size = len(points)
+        return np.array([self.to_many(point, points) for point in points], dtype=float).reshape(size, size)
+
+
+__all__ = ["MOVES", "PARENT", "HyperparameterDistance", "MorphismOracle", "hyperparameter_distance"]
