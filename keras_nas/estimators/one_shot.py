@@ -10,15 +10,19 @@ from typing import TYPE_CHECKING
 import keras
 
 from keras_nas.estimators.search import Found, Search, Split
+from keras_nas.search.outcomes import leaderboard_row
+from keras_nas.search.records import TrialRecord
 
 if TYPE_CHECKING:
+    from keras_nas.architecture import Architecture
     from keras_nas.oneshot import OneShotStrategy
 
 
 class OneShotSearch(Search):
     """The search of a set `strategy` (see the `strategy` argument of `BaseNASEstimator`)."""
 
-    strategy: OneShotStrategy
+    strategy: OneShotStrategy  # set by `search`, with the architecture it derived
+    architecture: Architecture
 
     def make_strategy(self) -> OneShotStrategy:
         """A configured copy of the estimator's strategy (fitting must not change its parameters)."""
@@ -50,17 +54,13 @@ class OneShotSearch(Search):
         score = getattr(strategy, "score_", None)
         hyperparameters = strategy.describe()
         search_epochs = len(next(iter(strategy.history_.values()), []))
-        row = {
-            "trial_id": trial_id,
-            "status": "COMPLETED",
-            "score": score,
-            "hyperparameters": hyperparameters,
-            "architecture": architecture.summary(),
-            "params": architecture.num_params(est.input_shape_, est._head()),
-            "epochs": search_epochs,
-            "seconds": self.search_seconds,
-            "message": None,
-        }
+        record = TrialRecord(
+            architecture=architecture.summary(),
+            params=architecture.num_params(est.input_shape_, est._head()),
+            epochs=search_epochs,
+            seconds=self.search_seconds,
+        )
+        row = leaderboard_row(trial_id, "COMPLETED", score, hyperparameters, record)
         if est.verbose >= 1:
             print(f"{trial_id}: {search_epochs} search epochs, score {score}: {architecture.summary()}")
         return Found(trial_id, score, max(search_epochs - 1, 0), hyperparameters, architecture, [row])

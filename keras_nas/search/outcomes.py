@@ -96,6 +96,29 @@ def failure_of(trial: Any, record: TrialRecord | None, objective: str) -> str | 
     return reason
 
 
+def leaderboard_row(
+    trial_id: str,
+    status: str,
+    score: float | None,
+    hyperparameters: dict[str, Any],
+    record: TrialRecord,
+    message: str | None = None,
+) -> dict[str, Any]:
+    """One row of `leaderboard_`, the same for every search: id, status, score, hyperparameters, architecture,
+    params, epochs, seconds, message."""
+    return {
+        "trial_id": trial_id,
+        "status": status,
+        "score": None if score is None else float(score),
+        "hyperparameters": hyperparameters,
+        "architecture": record.architecture,
+        "params": record.params,
+        "epochs": record.epochs,
+        "seconds": record.seconds,
+        "message": message,
+    }
+
+
 def leaderboard(
     trials: Mapping[str, Any],
     records: Mapping[str, TrialRecord],
@@ -104,22 +127,17 @@ def leaderboard(
 ) -> list[dict[str, Any]]:
     """One row per trial, best first (`direction` "max" or "min"; unscored trials last); `message(trial_id)`
     says why a trial did not complete."""
-    rows = []
-    for trial_id, trial in trials.items():
-        record = records.get(trial_id, TrialRecord())
-        rows.append(
-            {
-                "trial_id": trial_id,
-                "status": trial.status,
-                "score": None if trial.score is None else float(trial.score),
-                "hyperparameters": dict(trial.hyperparameters.values),
-                "architecture": record.architecture,
-                "params": record.params,
-                "epochs": record.epochs,
-                "seconds": record.seconds,
-                "message": message(trial_id),
-            }
+    rows = [
+        leaderboard_row(
+            trial_id,
+            trial.status,
+            trial.score,
+            dict(trial.hyperparameters.values),
+            records.get(trial_id, TrialRecord()),
+            message(trial_id),
         )
+        for trial_id, trial in trials.items()
+    ]
     sign = -1.0 if direction == "max" else 1.0
     rows.sort(key=lambda row: (row["score"] is None, sign * (row["score"] or 0.0)))
     return rows
