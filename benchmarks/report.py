@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 import statistics
 
@@ -102,7 +103,117 @@ def _search_curve_lines(results: list[dict], key: str = "controller_reward") -> 
     return lines + [""]
 
 
+def anytime_auc(accuracy_at: dict[float, float | None]) -> float | None:
+    """Area under the anytime curve: the trapezoidal area under accuracy against log(budget seconds), divided by
+    log(largest budget / smallest), so that it lies in [0, 1] (the accuracy itself for one budget); None where
+    an accuracy is missing."""
+    budgets = sorted(accuracy_at)
+    values = [accuracy_at[b] for b in budgets]
+    if not budgets or any(v is None for v in values):
+        return None
+    if len(budgets) == 1:
+        return values[0]
+    logs = [math.log(b) for b in budgets]
+    area = sum((logs[i + 1] - logs[i]) * (values[i] + values[i + 1]) / 2 for i in range(len(budgets) - 1))
+    return area / (logs[-1] - logs[0])
+
+
+def anytime_summary(results: list[dict]) -> dict[str, dict[str, dict]]:
+    """Per dataset and contender: per budget (seconds), medians over the seeds' complete runs of test accuracy
+    (`test`), test accuracy without refit (`search`), best validation accuracy and wall seconds, and runs
+    complete / all; then the areas under the anytime curves of `test` and `search` (`auc`, `auc_search`)."""
+    summary: dict[str, dict[str, dict]] = {}
+    budgets: dict[str, set[float]] = {}
+    for result in results:
+        seconds = (result.get("budget") or {}).get("seconds")
+        if seconds is None:
+            continue
+        budgets.setdefault(result["dataset"], set()).add(float(seconds))
+        row = summary.setdefault(result["dataset"], {}).setdefault(result["contender"], {"runs": {}})
+        row["runs"].setdefault(float(seconds), []).append(result)
+    for dataset, rows in summary.items():
+        for row in rows.values():
+            row["budgets"] = {}
+            for seconds in sorted(budgets[dataset]):
+                runs = row["runs"].get(seconds, [])
+                ok = [r for r in runs if r.get("status") == "ok"]
+                row["budgets"][seconds] = {
+                    "test": _median([r.get("test_score") for r in ok]),
+                    "search": _median([r.get("test_score_search") for r in ok]),
+                    "val": _median([r.get("best_val_score") for r in ok]),
+                    "wall": _median([r.get("wall_seconds") for r in ok]),
+                    "ok": len(ok), "total": len(runs), "statuses": sorted({r.get("status") for r in runs} - {"ok"}),
+                }
+            row["auc"] = anytime_auc({b: cell["test"] for b, cell in row["budgets"].items()})
+            row["auc_search"] = anytime_auc({b: cell["search"] for b, cell in row["budgets"].items()})
+    return summary
+
+
+def anytime_markdown(results: list[dict], command: str) -> str:
+    """The anytime suite's report: per dataset, test accuracy (with and without refit), validation accuracy and
+    wall seconds at each budget, and the area under the anytime curve."""
+    contenders = registry()
+    summary = anytime_summary(results)
+    lines = ["# keras_nas anytime benchmark", "", f"Command: `{command}`", ""]
+    if results:
+        budget = next((r["budget"] for r in results if r.get("budget")), {})
+        seconds = sorted({b for rows in summary.values() for row in rows.values() for b in row["budgets"]})
+        lines += [f"Environment: {describe(results[0]['environment'])}.", "",
+                  f"Budgets: {', '.join(f'{b:g}' for b in seconds)} s of wall clock per run, everything the "
+                  "contender does inside (its refit too); trials unbounded, "
+                  f"≤ {budget.get('epochs')} epochs each (early stopping, patience {budget.get('patience')}); "
+                  f"seeds {sorted({r['seed'] for r in results})}; test splits never seen by any search; "
+                  "each run killed after 1.5 × budget + 180 s (by default).", "",
+                  "Per budget: **test** the median over seeds of the test accuracy the user gets (after the refit "
+                  "where there is one); **no refit** that of the best trial's search checkpoint, for the contenders "
+                  "that refit one (keras_nas's trial searches, `keras_tuner:random+refit`; the other keras-tuner "
+                  "rows, AutoKeras and fixed_keras are scored on their search checkpoint, so their **test** is "
+                  "already that); **val** the median best validation accuracy; **wall** the median wall seconds of "
+                  "the whole run (above the budget: overshoot). **AUC**: the trapezoidal area under median test "
+                  "accuracy against log(budget seconds), divided by the log-range of the budgets (in [0, 1]); "
+                  "**AUC no refit** the same of **no refit**; **AUC ratio to best anchor** AUC / that of the "
+                  "anchor with the highest AUC. Medians over the runs that completed (**runs ok**, all budgets).",
+                  ""]
+    for dataset, rows in summary.items():
+        budgets = sorted(next(iter(rows.values()))["budgets"])
+        examples = _median([r.get("test_examples") for r in results if r["dataset"] == dataset])
+        anchors = {name: row for name, row in rows.items()
+                   if name in contenders and contenders[name].anchor and row["auc"] is not None}
+        best_anchor = max(anchors, key=lambda name: anchors[name]["auc"]) if anchors else None
+        reference = rows[best_anchor]["auc"] if best_anchor else None
+        header = [f"{label} {b:g} s" for b in budgets for label in ("test", "no refit", "val", "wall")]
+        header += ["AUC", "AUC no refit", "AUC ratio to best anchor", "runs ok"]
+        lines += [f"## {dataset}", "",
+                  (f"One point of accuracy is {examples / 100:g} test examples ({examples:g} in the test split). "
+                   if examples else "")
+                  + f"Best anchor (highest AUC among non-keras_nas contenders): `{best_anchor}`.", "",
+                  "| contender | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
+        for name, row in sorted(rows.items(), key=lambda item: (1 if item[1]["auc"] is None else -item[1]["auc"],
+                                                                item[0])):
+            cells = []
+            for b in budgets:
+                cell = row["budgets"][b]
+                cells += [_fmt(cell["test"]), _fmt(cell["search"]), _fmt(cell["val"]), _fmt(cell["wall"], 0)]
+            ratio = row["auc"] / reference if reference and row["auc"] is not None else None
+            done = list(row["budgets"].values())
+            statuses = sorted({s for cell in done for s in cell["statuses"]})
+            status = (f"{sum(c['ok'] for c in done)}/{sum(c['total'] for c in done)}"
+                      + (f" ({', '.join(statuses)})" if statuses else ""))
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | {_fmt(row['auc'])} | {_fmt(row['auc_search'])} | "
+                         f"{_fmt(ratio, 3)} | {status} |")
+        lines.append("")
+    lines += _search_curve_lines(results)
+    lines += ["## Contenders", ""] + [f"- `{c.name}`: {c.description}" for c in contenders.values()]
+    return "\n".join(lines) + "\n"
+
+
+def _anytime_suite(results: list[dict]) -> bool:
+    return any(r.get("suite") == "anytime" for r in results)
+
+
 def markdown(results: list[dict], command: str) -> str:
+    if _anytime_suite(results):
+        return anytime_markdown(results, command)
     contenders = registry()
     summary = summarise(results)
     lines = ["# keras_nas benchmark", "", f"Command: `{command}`", ""]
@@ -154,8 +265,28 @@ def _save(figure, axis, path: str) -> str:
     return path
 
 
+def _budget_plots(results: list[dict], out: str, colors: dict) -> list[str]:
+    """The anytime suite: median test accuracy against the budget per contender (dashed: without refit)."""
+    import matplotlib.pyplot as plt
+
+    written = []
+    for dataset, rows in anytime_summary(results).items():
+        figure, axis = plt.subplots(figsize=(8, 5))
+        for name, row in sorted(rows.items()):
+            for key, style in (("test", "-"), ("search", "--")):
+                points = [(b, cell[key]) for b, cell in row["budgets"].items() if cell[key] is not None]
+                if points:
+                    axis.plot(*zip(*points, strict=True), style, marker="o", color=colors.get(name),
+                              label=name if key == "test" else f"{name}, no refit")
+        axis.set(xscale="log", xlabel="wall-clock budget, seconds (refit included)",
+                 ylabel="median test accuracy over seeds", title=f"Accuracy per budget on {dataset}")
+        written.append(_save(figure, axis, os.path.join(out, f"anytime_budgets_{dataset}.png")))
+    return written
+
+
 def plots(results: list[dict], out: str) -> list[str]:
-    """Anytime curves per dataset and test accuracy against parameter count; returns the PNG paths."""
+    """Anytime curves per dataset and test accuracy against parameter count (of the anytime suite: its
+    largest budget's runs, then accuracy against the budget); returns the PNG paths."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -163,8 +294,13 @@ def plots(results: list[dict], out: str) -> list[str]:
 
     ok = [r for r in results if r.get("status") == "ok"]
     names = sorted({r["contender"] for r in ok})
-    colors = {name: plt.cm.tab10(i % 10) for i, name in enumerate(names)}
+    palette = plt.cm.tab10 if len(names) <= 10 else plt.cm.tab20  # the anytime suite has more than 10 contenders
+    colors = {name: palette(i % palette.N) for i, name in enumerate(names)}
     written = []
+    if _anytime_suite(results):
+        written += _budget_plots(results, out, colors)
+        largest = max([r["budget"]["seconds"] for r in ok if r.get("budget")], default=None)
+        ok = [r for r in ok if r.get("budget") and r["budget"]["seconds"] == largest]
     for dataset in sorted({r["dataset"] for r in ok}):
         figure, axis = plt.subplots(figsize=(8, 5))
         for name in names:

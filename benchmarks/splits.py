@@ -2,7 +2,7 @@
 
 The test split is never shown to a search: contenders get `x_train`/`y_train`
 to train on and `x_val`/`y_val` to choose with, and are scored once on the test
-split. digits and breast_cancer hold out a stratified 20 % test split, then 20 %
+split. digits, mnist5k and breast_cancer hold out a stratified 20 % test split, then 20 %
 of the rest for validation; mnist1d keeps its generator's own test split and
 holds out 20 % of its training set for validation.
 """
@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 
 from keras_nas import datasets
 
-DATASETS = ("digits", "mnist1d", "breast_cancer")
+DATASETS = ("digits", "mnist1d", "mnist5k", "breast_cancer")
 
 
 @dataclasses.dataclass(frozen=True)

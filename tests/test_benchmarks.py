@@ -1,5 +1,8 @@
 """The benchmark harness's bookkeeping (the searches themselves run in `python -m benchmarks`)."""
+import copy
+import dataclasses
 import json
+import types
 
 import pytest
 
@@ -10,6 +13,7 @@ from benchmarks.splits import load_split  # noqa: E402
 
 
 def _result(contender, dataset, seed, test, wall, status="ok"):
+    refits = contender.startswith("keras_nas:") or contender.endswith("+refit")  # contenders that refit a trial
     return {
         "contender": contender, "dataset": dataset, "seed": seed, "status": status, "error": None,
         "budget": {"max_trials": 15, "epochs": 10, "seconds": None, "patience": 3}, "metric": "accuracy",
@@ -17,7 +21,18 @@ def _result(contender, dataset, seed, test, wall, status="ok"):
         "oracle_seconds": 1.5, "anytime": [[10.0, 0.5], [20.0, test + 0.01]], "params": 1000,
         "architecture": "dense64", "wall_seconds": wall, "peak_rss_mib": 900.0,
         "environment": {"cpu": "cpu", "cores": 2, "python": "3.11", "packages": {"keras": "3"}},
+        **({"test_score_search": test - 0.02, "search_seconds": 0.9 * wall, "refit_seconds": 0.1 * wall}
+           if refits else {}),
     }
+
+
+def _anytime(contender, dataset, seed, seconds, test, search=None):
+    """A hand-made result of the anytime suite at a budget of `seconds`."""
+    result = {**_result(contender, dataset, seed, test, seconds + 5), "suite": "anytime", "test_examples": 360}
+    result["budget"] = {**result["budget"], "seconds": float(seconds)}
+    if search is not None:
+        result["test_score_search"] = search
+    return result
 
 
 def test_splits_never_share_examples_and_are_fixed_per_seed():
@@ -36,6 +51,18 @@ def test_problems_flags_incomplete_results():
     del broken["params"]
     assert runner.problems(broken) == ["missing params", "anytime curve is not monotone"]
     assert runner.problems({"status": "timeout", "error": "killed"})[0].startswith("status timeout")
+
+
+def test_problems_asks_refitting_contenders_for_the_score_before_the_refit():
+    refitted = _result("keras_tuner:random+refit", "digits", 0, 0.9, 10)
+    del refitted["test_score_search"], refitted["refit_seconds"]
+    assert runner.problems(refitted) == ["missing test_score_search", "missing refit_seconds"]
+    assert runner.problems({**_result("keras_nas:bayesian", "digits", 0, 0.9, 10), "test_score_search": 1.5}) == [
+        "test_score_search 1.5 outside [0, 1]"]
+    assert runner.problems(_result("keras_tuner:random", "digits", 0, 0.9, 10)) == []  # scored on its checkpoint
+    assert runner.problems(_anytime("fixed_keras", "digits", 0, 60, 0.9)) == []
+    untimed = {**_anytime("fixed_keras", "digits", 0, 60, 0.9), "budget": {"seconds": None}}
+    assert runner.problems(untimed) == ["anytime run without a wall-clock budget"]
 
 
 def test_table_reports_medians_and_ratios(tmp_path):
@@ -126,3 +153,117 @@ def test_the_memory_benchmark_finds_this_process_s_children():
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_anytime_suite_s_command_line_and_defaults(monkeypatch, tmp_path):
+    from benchmarks import __main__ as cli
+
+    calls = []
+    monkeypatch.setattr(runner, "run_anytime", lambda *args, **kwargs: calls.append((args, kwargs)) or [])
+    monkeypatch.setattr(cli, "_write_report", lambda out, command: command)
+    assert cli.main(["run", "--suite", "anytime"]) == 0
+    (datasets, seeds, budgets, contenders, out), kwargs = calls[-1]
+    assert (datasets, seeds, budgets) == (["mnist5k", "mnist1d"], [0, 1, 2], [60.0, 180.0, 600.0])
+    assert out.endswith("benchmarks/results/anytime")
+    assert kwargs["epochs"] == 10 and kwargs["timeout"] is None and kwargs["isolated"] and not kwargs["fresh"]
+    assert {"keras_tuner:random+refit", "keras_tuner:bayesian", "keras_tuner:hyperband", "autokeras", "fixed_keras",
+            "keras_nas:morphism", "keras_nas:darts"} <= set(contenders)
+    assert not {"sklearn_logreg", "sklearn_mlp", "keras_nas:enas_random10"} & set(contenders)
+    assert cli.main(["run", "--suite", "anytime", "--datasets", "mnist1d", "--seeds", "1", "--budgets", "30", "90",
+                     "--contenders", "fixed_keras", "--out", str(tmp_path)]) == 0
+    assert calls[-1][0] == (["mnist1d"], [1], [30.0, 90.0], ["fixed_keras"], str(tmp_path))
+    with pytest.raises(SystemExit):  # budgets belong to the anytime suite
+        cli.main(["run", "--suite", "full", "--budgets", "60"])
+
+
+def test_anytime_runs_cheapest_budget_first_one_file_per_budget_and_resume(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_run(contender, dataset, seed, budget, smoke, timeout, suite):
+        calls.append((budget.seconds, seed, contender, timeout, suite))
+        return {**_anytime(contender, dataset, seed, budget.seconds, 0.9), "budget": dataclasses.asdict(budget)}
+
+    monkeypatch.setattr(runner, "run_isolated", fake_run)
+    out = str(tmp_path)
+    runner.run_anytime(["digits"], [0, 1], [180, 60], ["fixed_keras", "keras_tuner:random"], out, log=lambda _: None)
+    assert [c[0] for c in calls] == [60.0] * 4 + [180.0] * 4  # every 60 s run before any 180 s run
+    assert calls[0] == (60.0, 0, "fixed_keras", 270.0, "anytime")  # hard limit 1.5 x 60 + 180 s
+    assert len(set(tmp_path.iterdir())) == 8 and len(report.load_results(out)) == 8
+    assert runner.result_path(out, "digits", 0, "keras_tuner:random+refit", 60.0).endswith(
+        "digits_seed0_60s_keras_tuner-random+refit.json")
+    calls.clear()
+    runner.run_anytime(["digits"], [0, 1], [60, 180, 600], ["fixed_keras", "keras_tuner:random"], out,
+                       log=lambda _: None)
+    assert [c[0] for c in calls] == [600.0] * 4  # finished budgets are kept; only the new one runs
+    path = tmp_path / "digits_seed1_180s_fixed_keras.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "status": "timeout"}))
+    calls.clear()
+    runner.run_anytime(["digits"], [0, 1], [60, 180, 600], ["fixed_keras", "keras_tuner:random"], out,
+                       log=lambda _: None)
+    assert calls == [(180.0, 1, "fixed_keras", 450.0, "anytime")]  # an incomplete run is run again
+
+
+def test_anytime_report_gives_the_area_under_the_median_accuracy_against_log_budget(tmp_path):
+    import math
+
+    budgets, tests, searches = (60, 180, 600), (0.80, 0.86, 0.90), (0.78, 0.85, 0.88)
+    results = [_anytime("keras_nas:random", "digits", seed, b, t + d, s + d)
+               for b, t, s in zip(budgets, tests, searches, strict=True) for seed, d in enumerate((-0.02, 0.0, 0.03))]
+    results += [_anytime("keras_tuner:random", "digits", seed, b, t)
+                for b, t in zip(budgets, (0.70, 0.80, 0.85), strict=True) for seed in range(3)]
+    results += [_anytime("fixed_keras", "digits", 0, 60, 0.75)]  # no 180 or 600 s run yet: no area
+    def by_hand(a, b, c):
+        return (math.log(3) * (a + b) / 2 + math.log(600 / 180) * (b + c) / 2) / math.log(10)
+    summary = report.anytime_summary(results)["digits"]
+    assert summary["keras_nas:random"]["auc"] == pytest.approx(by_hand(*tests))
+    assert summary["keras_nas:random"]["auc_search"] == pytest.approx(by_hand(*searches))
+    assert summary["keras_tuner:random"]["auc_search"] is None and summary["fixed_keras"]["auc"] is None
+    assert report.anytime_auc({60.0: 0.5}) == 0.5 and report.anytime_auc({60.0: 0.5, 180.0: None}) is None
+    text = report.markdown(results, "python -m benchmarks run --suite anytime")
+    assert "Command: `python -m benchmarks run --suite anytime`" in text
+    assert "One point of accuracy is 3.6 test examples (360 in the test split)." in text
+    assert "Best anchor (highest AUC among non-keras_nas contenders): `keras_tuner:random`." in text
+    row = next(line for line in text.splitlines() if line.startswith("| keras_nas:random "))
+    ratio = by_hand(*tests) / by_hand(0.70, 0.80, 0.85)
+    assert row.startswith("| keras_nas:random | 0.8000 | 0.7800 | 0.8100 | 65 | 0.8600 | 0.8500 |")
+    assert f"| {by_hand(*tests):.4f} | {by_hand(*searches):.4f} | {ratio:.3f} | 9/9 |" in row
+    fixed = next(line for line in text.splitlines() if line.startswith("| fixed_keras "))
+    assert fixed.endswith("| – | – | – | 1/1 |") and text.index("| keras_nas:random ") < text.index("| fixed_keras ")
+    paths = report.plots(results, str(tmp_path))
+    assert [p.split("/")[-1] for p in paths] == ["anytime_budgets_digits.png", "anytime_digits.png",
+                                                   "accuracy_vs_params.png"]
+
+
+def test_the_refit_anchor_is_registered_and_reserves_its_refit_s_time(monkeypatch):
+    from benchmarks.contenders import keras_tuner_runs, registry
+    from benchmarks.contenders.observe import Clock
+
+    found = registry()
+    anchor = found["keras_tuner:random+refit"]
+    assert anchor.anchor and anchor.refits and anchor.smoke  # seconds at smoke size
+    assert found["keras_nas:bayesian"].refits and not found["keras_nas:darts"].refits
+    assert not found["keras_tuner:random"].refits
+    now = [0.0]
+    monkeypatch.setattr(keras_tuner_runs.time, "monotonic", lambda: now[0])
+    trials = {"a": types.SimpleNamespace(trial_id="a"), "b": types.SimpleNamespace(trial_id="b")}
+    best = []
+    tuner = types.SimpleNamespace(on_trial_begin=lambda trial: None, on_trial_end=lambda trial: None,
+                                  oracle=types.SimpleNamespace(get_best_trials=lambda n: [trials[t] for t in best]))
+    clock = Clock(100.0)
+    reserve = keras_tuner_runs.RefitReserve(clock, refit_epochs=3, scale=1.25)
+    reserve.watch(tuner)
+    assert copy.deepcopy([reserve])[0] is reserve  # keras-tuner copies each trial's callbacks
+    for trial_id, pace, epochs in (("a", 2.0, 4), ("b", 5.0, 2)):
+        tuner.on_trial_begin(trials[trial_id])
+        for _ in range(epochs):
+            now[0] += pace
+            reserve.on_epoch_end(0)
+        if trial_id == "a":
+            assert clock.reserve == pytest.approx(2.0 * 3 * 1.25)  # no trial has ended: the running one's pace
+        best[:] = ["a"]
+        tuner.on_trial_end(trials[trial_id])
+    assert clock.reserve == pytest.approx(2.0 * 3 * 1.25)  # a, the best trial, took 2 s an epoch; b 5 s
+    now[0] = 92.4
+    assert not clock.expired()
+    now[0] = 92.6
+    assert clock.expired()  # the search stops 7.5 s before the deadline, which the refit needs

@@ -82,3 +82,25 @@ def test_bad_input_shape():
 def test_batch_norm_uses_short_training_momentum():
     model = Architecture([Layer.of("batch_norm")]).build((3,))
     assert model.layers[-1].momentum == pytest.approx(0.9)
+
+
+def test_flops_are_hand_counted_multiply_adds():
+    # conv 3x3, 1 -> 4 channels on 6x6 (same padding): (9*1*4 + 4) per position x 36 positions
+    conv = (9 * 4 + 4) * 36
+    # stride-2 conv 4 -> 8 channels, output 3x3: (9*4*8 + 8) x 9
+    strided = (9 * 4 * 8 + 8) * 9
+    # an add skip from the input (1 channel, pooled 2x) projected 1 -> 8 bias-free at the 3x3 target
+    projection = 1 * 8 * 9
+    head = (8 + 1) * 10  # global average pooling, then dense 10
+    arch = Architecture(
+        [Layer.of("conv", filters=4), Layer.of("conv", filters=8, strides=2), Layer.of("global_pool")],
+        [Skip(0, 2, "add")],
+    )
+    assert arch.flops((6, 6, 1), Head("classification", 10, reduce="avg")) == conv + strided + projection + head
+    dense = Architecture([Layer.of("dense", units=5, activation="relu"), Layer.of("dropout", rate=0.5)])
+    assert dense.flops((3,)) == 3 * 5 + 5
+
+
+def test_separable_conv_flops_count_depthwise_and_pointwise():
+    arch = Architecture([Layer.of("conv", filters=6, kernel_size=5, separable=True)])
+    assert arch.flops((10, 3)) == (5 * 3 + 3 * 6 + 6) * 10

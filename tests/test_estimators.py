@@ -133,10 +133,24 @@ def test_validation_data_and_refit_false(tabular_small, tmp_path):
     np.testing.assert_allclose(clf.predict_proba(x[:10]), checkpoint.predict(standardized, verbose=0), atol=1e-4)
 
 
-def test_time_budget_without_max_trials(tabular_small):
+def test_time_budget_without_max_trials_spent_by_the_search_skips_the_refit_with_a_warning(tabular_small, tmp_path):
     x, y = tabular_small
-    clf = NASClassifier(max_trials=None, time_budget=1e-3, epochs=3, seed=0).fit(x, y)
-    assert len(clf.leaderboard_) == 1
+    with pytest.warns(UserWarning, match="time budget of 0.001 s was spent by the search, so the best trial was not"):
+        clf = NASClassifier(max_trials=None, time_budget=1e-3, epochs=3, seed=0, directory=tmp_path).fit(x, y)
+    assert len(clf.leaderboard_) == 1 and clf.refit_epochs_ == 0 and clf.history_ is None
+    checkpoint = clf.tuner_.load_model(clf.tuner_.oracle.get_trial(clf.best_trial_id_))
+    standardized = (x[:10] - clf.input_mean_) / np.sqrt(clf.input_variance_)
+    np.testing.assert_allclose(clf.predict_proba(x[:10]), checkpoint.predict(standardized, verbose=0), atol=1e-4)
+
+
+@pytest.mark.parametrize("refit", ["warm", False])
+def test_the_search_keeps_back_the_refits_expected_seconds_from_the_time_budget(tabular_small, refit):
+    x, y = tabular_small
+    clf = NASClassifier(**{**TINY, "epochs": 2}, time_budget=3600, refit=refit).fit(x, y)
+    record = clf.tuner_.records[clf.best_trial_id_]
+    n_train = round(len(x) * 0.8)  # validation_split=0.2
+    expected = 1.1 * len(x) / n_train * min(3, 2) * record.seconds / record.epochs if refit else 0.0
+    assert clf.tuner_._budget.reserved == pytest.approx(expected, rel=0.02)
 
 
 def test_default_search_grows_networks_and_refits_for_the_lineage(tabular_small):

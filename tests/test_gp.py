@@ -102,7 +102,7 @@ def _hyperparameter_gp(points, scores):
     import keras_tuner
 
     from keras_nas.search.morphism.gp import DistanceGP
-    from keras_nas.search.morphism.oracle import HyperparameterDistance
+    from keras_nas.search.morphism.distance import HyperparameterDistance
 
     return DistanceGP(HyperparameterDistance(keras_tuner.HyperParameters())).fit(points, scores)
 

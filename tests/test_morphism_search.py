@@ -9,7 +9,8 @@ import pytest
 from keras_nas.search.morphism import moves
 from keras_nas.architecture import Head
 from keras_nas.search.morphism.tuner import MorphismTuner
-from keras_nas.search.morphism.oracle import MOVES, PARENT, MorphismOracle, hyperparameter_distance
+from keras_nas.search.morphism.distance import hyperparameter_distance
+from keras_nas.search.morphism.oracle import MOVES, PARENT, MorphismOracle
 from keras_nas.spaces import DenseSpace
 from keras_nas.spaces.morphism import ARCHITECTURE, MorphismSpace
 

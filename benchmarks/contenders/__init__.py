@@ -34,6 +34,7 @@ class Contender:
     anchor: bool  # a reference point (not keras_nas) that ratios are taken against
     description: str
     smoke: bool = True  # in the smoke suite by default (supernets trace for minutes even at smoke size)
+    refits: bool = False  # refits its search's best trial: reports test_score_search, search_seconds, refit_seconds
 
 
 def registry() -> dict[str, Contender]:
@@ -43,7 +44,11 @@ def registry() -> dict[str, Contender]:
     for oracle in oracles.ORACLES:
         found[f"keras_nas:{oracle}"] = Contender(
             f"keras_nas:{oracle}", keras_nas_runs.make(oracle), False,
-            f"NASClassifier(oracle={oracle!r}), refit on train+val")
+            f"NASClassifier(oracle={oracle!r}), refit on train+val", refits=True)
+    found["keras_nas:morphism_ei_per_second"] = Contender(
+        "keras_nas:morphism_ei_per_second", keras_nas_runs.make(keras_nas_runs.cost_aware_morphism), False,
+        "NASClassifier(oracle=MorphismOracle(acquisition='ei_per_second')): cost-aware morphism search, refit on "
+        "train+val", refits=True, smoke=False)
     from keras_nas.oneshot import STRATEGIES
 
     for strategy in STRATEGIES:
@@ -59,6 +64,9 @@ def registry() -> dict[str, Contender]:
         found[f"keras_tuner:{tuner}"] = Contender(
             f"keras_tuner:{tuner}", keras_tuner_runs.make(tuner), True,
             f"stock keras_tuner {keras_tuner_runs.TUNERS[tuner].__name__} over the same space, best search checkpoint")
+    found["keras_tuner:random+refit"] = Contender(
+        "keras_tuner:random+refit", keras_tuner_runs.random_with_refit, True, keras_tuner_runs.REFIT_DESCRIPTION,
+        refits=True)
     found["autokeras"] = Contender("autokeras", autokeras_runs.run, True, autokeras_runs.DESCRIPTION)
     found["fixed_keras"] = Contender("fixed_keras", baselines.fixed_keras, True, baselines.FIXED_DESCRIPTION)
     found["sklearn_logreg"] = Contender("sklearn_logreg", baselines.logistic_regression, True,

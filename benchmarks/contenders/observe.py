@@ -21,12 +21,13 @@ class Clock:
         self.anytime: list[list[float]] = []
         self.oracle_seconds = 0.0
         self.epochs = 0
+        self.reserve = 0.0  # seconds before the deadline at which time counts as out (kept for a refit)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
     def expired(self) -> bool:
-        return self.deadline is not None and time.monotonic() >= self.deadline
+        return self.deadline is not None and time.monotonic() >= self.deadline - self.reserve
 
     def record(self, best_score: float | None, at: float | None = None) -> None:
         if best_score is not None:

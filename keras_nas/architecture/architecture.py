@@ -213,6 +213,16 @@ class Architecture:
 
         return building.count_params(self, input_shape, head)
 
+    def flops(self, input_shape: Iterable[int], head: Head | None = None) -> int:
+        """Multiply-adds per example, counted without building a model (`LayerKind.flops`).
+
+        >>> Architecture([Layer.of("dense", units=4)]).flops((3,), Head("classification", 2))
+        26
+        """
+        from keras_nas.architecture import building
+
+        return building.count_flops(self, input_shape, head)
+
     def build(self, input_shape: Iterable[int], head: Head | None = None, name: str | None = None):
         """Builds a functional `keras.Model` for `input_shape` (no batch axis) and an optional head."""
         from keras_nas.architecture import building

@@ -136,6 +136,22 @@ def count_params(architecture: Architecture, input_shape: Iterable[int], head: H
     return total
 
 
+def count_flops(architecture: Architecture, input_shape: Iterable[int], head: Head | None = None) -> int:
+    """Multiply-adds per example of the model `build_model` would make (`LayerKind.flops`, plus the skips'
+    projections and the head)."""
+    layout = plan(architecture, input_shape)
+    total = sum(
+        kinds.get(layer.kind).flops(layer, layout.shapes[index]) for index, layer in enumerate(architecture.layers)
+    )
+    for skip, alignment in layout.alignments.items():
+        target = layout.shapes[skip.target]
+        positions = math.prod(target[:-1]) if len(target) > 1 else 1
+        total += alignment.project_from * alignment.channels * positions
+    if head is not None:
+        total += (_head_input(layout.shapes[-1], head) + 1) * head.units
+    return total
+
+
 def _align(tensor, skip: Skip, alignment: SkipAlignment):
     rank = len(tensor.shape) - 2
     if alignment.pool > 1:

@@ -20,6 +20,7 @@ from keras_nas.estimators import data, export, params, pickling
 from keras_nas.estimators.one_shot import OneShotSearch
 from keras_nas.estimators.search import Search, Split
 from keras_nas.estimators.trial_search import TrialSearch
+from keras_nas.utils.budget import TimeBudget
 
 
 class BaseNASEstimator(BaseEstimator, abc.ABC):
@@ -65,8 +66,14 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
         epochs: Most epochs per trial (trials stop early after `patience` epochs
             without improvement of the objective).
         batch_size: Training batch size.
-        time_budget: Seconds after which no new trial starts; the running trial
-            stops at the end of its epoch. The refit is not counted.
+        time_budget: Seconds for the whole `fit`, refit included. No new trial
+            starts once what is left would not cover the refit (estimated from
+            the best trial's seconds per epoch) and the running trial stops at
+            the end of its epoch; the refit stops before an epoch that would
+            end past the budget, and is skipped, with a warning, if the search
+            spent it all (`best_model_` is then the best trial's checkpoint).
+            One-shot strategies give the supernet half of it and train the
+            derived network in the rest.
         objective: What the search optimises; default `"val_accuracy"` for
             classification and `"val_loss"` for regression.
         validation_split: Fraction of the training data held out to score trials
@@ -305,15 +312,18 @@ class BaseNASEstimator(BaseEstimator, abc.ABC):
         """The search `fit` runs: keras-tuner trials, or the one-shot `strategy` when one is set."""
         return TrialSearch(self) if self.strategy is None else OneShotSearch(self)
 
-    def _train_final(self, model: keras.Model, x, y, validation=None, batch_size: int | None = None) -> keras.Model:
-        """Trains the final network for `refit_epochs_` (batches of `batch_size`, default the estimator's)."""
+    def _train_final(
+        self, model: keras.Model, x, y, validation=None, batch_size: int | None = None, budget: TimeBudget | None = None
+    ) -> keras.Model:
+        """Trains the final network for `refit_epochs_` (batches of `batch_size`, default the estimator's), stopping
+        before an epoch that would end past `budget`'s deadline."""
         build_compiled_state(model, x[:2], y[:2])  # `fit` then traces its step once, not twice
         history = model.fit(
             self._dataset(x, y, shuffle=True, batch_size=batch_size),
             validation_data=validation,
             epochs=self.refit_epochs_,
             shuffle=False,
-            callbacks=list(self.callbacks or []),
+            callbacks=list(self.callbacks or []) + ([budget.callback(ahead=True)] if budget is not None else []),
             verbose=1 if self.verbose >= 2 else 0,
         )
         self.history_ = history.history

@@ -37,7 +37,8 @@ class OneShotSearch(Search):
             batch_size=int(est.batch_size),
             seed=est.seed,
             verbose=int(est.verbose),
-            time_budget=est.time_budget,
+            # half of the budget, so that the derived network trains in the other half
+            time_budget=None if est.time_budget is None else est.time_budget / 2,
         )
 
     def search(self, split: Split) -> None:
@@ -86,4 +87,6 @@ class OneShotSearch(Search):
             est.refit_epochs_ = int(est.epochs)
             steps = math.ceil(len(x_train) / strategy.train_batch) * est.refit_epochs_
             model.compile(optimizer=strategy.optimizer(steps), loss=head.loss, metrics=head.metrics)
-            return est._train_final(model, x_train, y_train, validation, batch_size=strategy.train_batch)
+            return est._train_final(
+                model, x_train, y_train, validation, batch_size=strategy.train_batch, budget=self.budget.final()
+            )

@@ -11,6 +11,10 @@ go through the same steps, in `Search.run`:
 3. `final_model(split)`: the network `best_model_` wraps, trained as `refit` says (timed as
    `refit_seconds_`).
 
+`time_budget` covers all three: `budget` starts with `run`; the search keeps back from it what it expects
+the final training to need (`TimeBudget.reserved`), and the final training stops before an epoch that
+would end past the deadline.
+
 A search keras-tuner's `Tuner.search` or a `OneShotStrategy` runs stays theirs: these classes adapt them to
 the estimator's parameters, so a new kind of search is one subclass.
 """
@@ -25,6 +29,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from keras_nas.utils.budget import TimeBudget
 
 if TYPE_CHECKING:
     import keras
@@ -73,6 +79,7 @@ class Search(abc.ABC):
     def __init__(self, estimator: BaseNASEstimator) -> None:
         self.estimator = estimator
         self.search_seconds = 0.0
+        self.budget = TimeBudget(None)  # the estimator's `time_budget`, from the start of `run`
 
     @abc.abstractmethod
     def search(self, split: Split) -> None:
@@ -94,6 +101,7 @@ class Search(abc.ABC):
     def run(self, split: Split) -> keras.Model:
         """Searches, sets the estimator's fitted attributes, and returns the final network."""
         estimator = self.estimator
+        self.budget = TimeBudget(estimator.time_budget)
         with self.scope():
             started = time.perf_counter()
             self.search(split)

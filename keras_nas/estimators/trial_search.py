@@ -94,7 +94,8 @@ class TrialSearch(Search):
         self.tuner = est.tuner_ = tuner(
             hypermodel,
             oracle,
-            time_budget=est.time_budget,
+            time_budget=None if est.time_budget is None else max(0.0, self.budget.remaining() or 0.0),
+            reserve=self._refit_reserve(split),
             patience=est.patience,
             seed=est.seed,
             progress=est.verbose >= 1,
@@ -167,25 +168,52 @@ class TrialSearch(Search):
             oracle_seconds=tuner.oracle_seconds,
         )
 
+    def _refit_epochs(self, trial_id: str) -> int:
+        est = self.estimator
+        if est.refit == "scratch":
+            return min(self._tuner.trained_epochs(trial_id), 3 * int(est.epochs))
+        return min(WARM_EPOCHS, int(est.epochs))
+
+    def _refit_reserve(self, split: Split):
+        """What the tuner keeps back from the time budget for the refit: the best trial's seconds per epoch so
+        far, times the refit's epochs, on training + validation data, plus a tenth."""
+        scale = (len(split.x_train) + len(split.x_val)) / max(len(split.x_train), 1)
+
+        def reserve(tuner: NASTuner) -> float:
+            best = tuner.oracle.get_best_trials(1) if self.estimator.refit else []
+            record = tuner.records.get(best[0].trial_id) if best else None
+            if record is None or not record.seconds or not record.epochs:
+                return 0.0
+            return 1.1 * scale * self._refit_epochs(best[0].trial_id) * record.seconds / record.epochs
+
+        return reserve
+
     def final_model(self, split: Split) -> keras.Model:
         est, tuner = self.estimator, self._tuner
         best = tuner.oracle.get_trial(est.best_trial_id_)
-        if not est.refit:
+        budget = self.budget.final()
+        if est.refit and budget.spent():
+            warnings.warn(
+                f"The time budget of {est.time_budget} s was spent by the search, so the best trial was not refitted: "
+                "best_model_ is its search checkpoint (as with refit=False). Raise time_budget to refit it.",
+                stacklevel=5,
+            )
+        if not est.refit or budget.spent():
             est.history_ = None
+            est.refit_epochs_ = 0
             return tuner.load_model(best)
+        est.refit_epochs_ = self._refit_epochs(best.trial_id)
         keras.backend.clear_session()
         if est.seed is not None:
             keras.utils.set_random_seed(int(est.seed))
         x_all, y_all = split.combined()
         if est.refit == "scratch":
             model = tuner.hypermodel.build(best.hyperparameters)
-            est.refit_epochs_ = min(tuner.trained_epochs(best.trial_id), 3 * int(est.epochs))
-            return est._train_final(model, x_all, y_all)
+            return est._train_final(model, x_all, y_all, budget=budget)
         model = tuner.load_model(best)
         try:
             rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
             model.optimizer.learning_rate = rate * WARM_RATE_FACTOR
         except (AttributeError, TypeError):
             pass  # no optimizer, or a learning-rate schedule, which is the user's to keep
-        est.refit_epochs_ = min(WARM_EPOCHS, int(est.epochs))
-        return est._train_final(model, x_all, y_all)
+        return est._train_final(model, x_all, y_all, budget=budget)

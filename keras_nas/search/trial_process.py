@@ -75,7 +75,7 @@ START_TIMEOUT = 300.0  # seconds for a child to import its libraries and load th
 STOP_TIMEOUT = 30.0
 
 _CHILD_MAIN = "import sys; from keras_nas.search.trial_child import main; main(sys.argv[1:])"
-_NOT_SENT = ("oracle", "_display", "_built_model", "_examples", "_trial_process", "_trial_process_plan")
+_NOT_SENT = ("oracle", "_display", "_built_model", "_examples", "_trial_process", "_trial_process_plan", "reserve")
 
 
 class TrialError(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -59,6 +60,9 @@ class NASTuner(keras_tuner.Tuner):
         hypermodel: A `HyperModel` (a `SearchSpace` or any other) or a build function.
         oracle: A `keras_tuner.Oracle`.
         time_budget: Seconds after which no new trial starts; `None` for no limit.
+        reserve: A function of the tuner, asked after every trial, that returns
+            the seconds to keep back from `time_budget` for what follows the
+            search (the estimators' refit): trials stop that much earlier.
         patience: Epochs without improvement before a trial stops early.
         seed: Base seed of the trials' weight initialisation and shuffling.
         progress: Print one line per finished trial (number, elapsed time,
@@ -86,6 +90,7 @@ class NASTuner(keras_tuner.Tuner):
         hypermodel,
         oracle: keras_tuner.Oracle,
         time_budget: float | None = None,
+        reserve: Callable[[NASTuner], float] | None = None,
         patience: int = 3,
         seed: int | None = None,
         progress: bool = False,
@@ -98,6 +103,7 @@ class NASTuner(keras_tuner.Tuner):
         self._trial_process: trial_process.TrialProcess | None = None
         self._trial_process_plan: int | str | None = None
         self.time_budget = time_budget
+        self.reserve = reserve
         self.patience = patience
         self.seed = seed
         self.progress = progress
@@ -285,6 +291,8 @@ class NASTuner(keras_tuner.Tuner):
         # Records first: `Oracle.end_trial` makes the trial final on disk, and a kill right after must not lose them.
         recovery.save_tuner_state(self)
         super().on_trial_end(trial)
+        if self.reserve is not None:
+            self._budget.reserved = max(0.0, float(self.reserve(self)))
         if self.progress:
             print(self._progress_line(self.oracle.get_trial(trial.trial_id)), flush=True)
 

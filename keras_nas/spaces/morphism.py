@@ -9,6 +9,7 @@ depth and width keep every proposal inside the space.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras_tuner
@@ -20,26 +21,41 @@ ARCHITECTURE = "nas/architecture"
 
 
 def seed_architecture(input_shape) -> Architecture:
-    """The starting network.
+    """The starting network, sized to the input so that a first trial costs what a hand-written network costs.
 
     Flat inputs: dense 64-64. Sequences and images: Auto-Keras's CNN seed, three
-    blocks of conv 64 -> batch norm -> ReLU -> max-pool, then global pooling,
-    dropout 0.25 and dense 64. Batch norm matters on small data: in 10 epochs on
-    mnist1d the same blocks without it reached 0.75-0.77 validation accuracy,
-    with it 0.96-0.97.
+    blocks of conv -> batch norm -> ReLU -> max-pool, then global pooling,
+    dropout 0.25 and dense 64. The blocks have 64 filters, except that the first
+    has 32 when the input has 256 positions or more (16 x 16 images, long
+    sequences), and inputs of more than 1024 positions (32 x 32) first pass
+    through stride-2 conv 32 -> batch norm -> ReLU stems until they have no more. On the 28 x 28
+    MNIST subset, blocks of 32-64-64 filters took 4.6 s an epoch against 8.1 s for
+    64-64-64 and reached 0.975 validation accuracy against 0.966 (8 epochs, 2 CPU
+    cores; a hand-written conv32-conv64 CNN: 4.1 s, 0.970).
+    Batch norm matters on small data: in 10 epochs on mnist1d the same blocks
+    without it reached 0.75-0.77 validation accuracy, with it 0.96-0.97.
+
+    >>> seed_architecture((28, 28, 1)).summary().split(" > ")[:5]
+    ['conv32k3', 'bn', 'relu', 'maxpool2', 'conv64k3']
+    >>> seed_architecture((96, 96, 3)).summary().split(" > ")[:4]
+    ['conv32k3s2', 'bn', 'relu', 'conv32k3s2']
     """
-    if len(tuple(input_shape)) == 1:
+    shape = tuple(int(d) for d in input_shape)
+    if len(shape) == 1:
         return Architecture(
             [Layer.of("dense", units=64, activation="relu"), Layer.of("dense", units=64, activation="relu")]
         )
+    relu = Layer.of("activation", activation="relu")
     layers = []
-    for _ in range(3):
-        layers += [
-            Layer.of("conv", filters=64),
-            Layer.of("batch_norm"),
-            Layer.of("activation", activation="relu"),
-            Layer.of("pool"),
-        ]
+    spatial = list(shape[:-1])
+    while (
+        math.prod(spatial) > 1024
+    ):  # early down-sampling: full-resolution convolutions would dominate every trial's cost
+        layers += [Layer.of("conv", filters=32, strides=2), Layer.of("batch_norm"), relu]
+        spatial = [-(-n // 2) for n in spatial]
+    first = 32 if math.prod(spatial) >= 256 else 64
+    for filters in (first, 64, 64):
+        layers += [Layer.of("conv", filters=filters), Layer.of("batch_norm"), relu, Layer.of("pool")]
     return Architecture(
         layers
         + [Layer.of("global_pool"), Layer.of("dropout", rate=0.25), Layer.of("dense", units=64, activation="relu")]

@@ -2,7 +2,7 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from keras_nas.architecture import Head
+from keras_nas.architecture import Architecture, Head, Layer
 from keras_nas.spaces import ConvSpace, DenseSpace, MorphismSpace, SearchSpace, get_space
 
 
@@ -161,3 +161,18 @@ def test_a_morphism_space_whose_seed_is_out_of_bounds_is_refused_when_configured
     # Silently, every proposal would fall back to the seed: a search of one network.
     with pytest.raises(ValueError, match=message):
         MorphismSpace(**options).configure(shape, Head("classification", 2))
+
+
+def test_morphism_seed_costs_about_a_hand_written_cnn_on_28x28_and_downsamples_larger_images():
+    head = Head("classification", 10)
+    seed = MorphismSpace().configure((28, 28, 1), head).seed_architecture()
+    # the fixed baseline conv32-pool-conv64-pool-flatten-dense128 is 4.4 M multiply-adds per example
+    hand_written = Architecture([Layer.of("conv", filters=32, activation="relu"), Layer.of("pool"),
+                                 Layer.of("conv", filters=64, activation="relu"), Layer.of("pool"),
+                                 Layer.of("flatten"), Layer.of("dense", units=128, activation="relu")])
+    assert seed.flops((28, 28, 1), head) <= 1.5 * hand_written.flops((28, 28, 1), head)
+    big = MorphismSpace().configure((128, 128, 3), head).seed_architecture()
+    strided = [layer for layer in big.layers if layer.get("strides", 1) == 2]
+    assert len(strided) == 2  # 128 -> 64 -> 32: 1024 positions, then the three blocks
+    # per pixel, the larger input's seed costs less than the 28 x 28 one
+    assert big.flops((128, 128, 3), head) / 128**2 <= seed.flops((28, 28, 1), head) / 28**2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -52,6 +53,13 @@ class LayerKind(abc.ABC):
 
     def num_params(self, layer: Layer, shape: Shape) -> int:
         return 0
+
+    def flops(self, layer: Layer, shape: Shape) -> int:
+        """Multiply-adds for one example with input `shape`: by default each weight is used once per output
+        position (exact for dense and convolutional layers, a bias counting as one); layers without weights
+        count 0."""
+        output = self.output_shape(layer, shape)
+        return self.num_params(layer, shape) * (math.prod(output[:-1]) if len(output) > 1 else 1)
 
     def stride(self, layer: Layer) -> int:
         """How much this layer shrinks every spatial axis."""

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
+import keras_tuner
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -224,3 +226,37 @@ class ArchitectureDistance:
             grown = np.full((2 * size, 2 * size), np.nan)
             grown[: self._known.shape[0], : self._known.shape[0]] = self._known
             self._known = grown
+
+
+def hyperparameter_distance(a: dict[str, Any], b: dict[str, Any], space: keras_tuner.HyperParameters) -> float:
+    """Distance between two sets of active values: 1 per name in only one set (a subtree present on
+    one side only), else the normalised difference of the two values."""
+    total = 0.0
+    for name in set(a) | set(b):
+        if name not in a or name not in b:
+            total += 1.0
+            continue
+        x, y = a[name], b[name]
+        if isinstance(x, (int, float)) and not isinstance(x, bool) and isinstance(y, (int, float)):
+            top = max(abs(x), abs(y))
+            total += abs(x - y) / top if top else 0.0
+        else:
+            total += float(x != y)
+    return total
+
+
+class HyperparameterDistance:
+    """`hyperparameter_distance` as a `gp.Distance` between sets of values, for `DistanceGP`."""
+
+    def __init__(self, space: keras_tuner.HyperParameters) -> None:
+        self.space = space
+
+    def batch(self, points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        return list(points)  # nothing to precompute: the values are compared name by name
+
+    def to_many(self, point: dict[str, Any], batch: Sequence[dict[str, Any]]) -> np.ndarray:
+        return np.array([hyperparameter_distance(point, other, self.space) for other in batch], dtype=float)
+
+    def matrix(self, points: Sequence[dict[str, Any]]) -> np.ndarray:
+        size = len(points)
+        return np.array([self.to_many(point, points) for point in points], dtype=float).reshape(size, size)

@@ -34,6 +34,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 import numpy as np
 from scipy.linalg import cho_solve, cholesky, solve_triangular
 from scipy.optimize import minimize
+from scipy.stats import norm
 from threadpoolctl import ThreadpoolController
 
 from keras_nas.architecture import Architecture
@@ -241,3 +242,11 @@ class ArchitectureGP(DistanceGP[Architecture]):
 def upper_confidence_bound(mean: np.ndarray, std: np.ndarray, beta: float = 2.5, direction: str = "max") -> np.ndarray:
     """UCB in the objective's direction, as a quantity to maximise: mean + beta*std, or -(mean - beta*std)."""
     return mean + beta * std if direction == "max" else -(mean - beta * std)
+
+
+def expected_improvement(mean: np.ndarray, std: np.ndarray, incumbent: float, direction: str = "max") -> np.ndarray:
+    """The expected amount by which a point beats `incumbent` in the objective's direction (>= 0)."""
+    gain = (mean - incumbent) if direction == "max" else (incumbent - mean)
+    std = np.maximum(std, 1e-12)
+    z = gain / std
+    return np.maximum(gain * norm.cdf(z) + std * norm.pdf(z), 0.0)

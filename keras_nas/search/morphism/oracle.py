@@ -11,7 +11,11 @@ The search of the original Auto-Keras (KDD 2019), rebuilt on keras-tuner:
    x 0.9 per pop) decides whether a popped node is expanded (the code's rule,
    not the paper's); each expansion draws `children` valid moves under the
    space's bounds and `max_params`; architectures met before are skipped;
-   the child with the best UCB (beta = 2.5) wins. A proposal stops after
+   the child with the best UCB (beta = 2.5) wins; with `acquisition="ei_per_second"`
+   the tree is explored the same way but the winner, among every child scored, is the
+   one with the largest expected improvement per predicted second of training
+   (Snoek et al., 2012; `keras_nas.search.morphism.cost` predicts the seconds from
+   its multiply-adds and its parent's measured seconds). A proposal stops after
    `proposal_seconds`, by default 1 % of the median trial's duration (between
    0.05 and 1 s), so that choosing costs little next to training.
 4. The winner's values carry its parent trial and the moves that lead to it
@@ -32,7 +36,6 @@ import heapq
 import json
 import math
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import keras_tuner
@@ -40,12 +43,14 @@ import numpy as np
 
 from keras_nas.architecture import Architecture
 from keras_nas.search.morphism import moves
-from keras_nas.search.morphism.distance import ArchitectureDistance
-from keras_nas.search.morphism.gp import ArchitectureGP, DistanceGP, upper_confidence_bound
+from keras_nas.search.morphism.cost import TrainingCost
+from keras_nas.search.morphism.distance import ArchitectureDistance, HyperparameterDistance
+from keras_nas.search.morphism.gp import ArchitectureGP, DistanceGP, expected_improvement, upper_confidence_bound
 
 PARENT = "nas/parent_trial_id"
 MOVES = "nas/moves"
 _LINEAGE = (PARENT, MOVES)
+ACQUISITIONS = ("ucb", "ei_per_second")
 
 
 class MorphismOracle(keras_tuner.Oracle):
@@ -61,6 +66,9 @@ class MorphismOracle(keras_tuner.Oracle):
             `MorphismTuner` sets it for you.
         num_initial_points: Random trials before the GP is used (default max(3, max_trials // 5)).
         beta: UCB exploration weight.
+        acquisition: `"ucb"` (Auto-Keras's: the child with the best upper confidence
+            bound) or `"ei_per_second"` (cost-aware: the child with the largest expected
+            improvement over the best score per predicted training second).
         skip_weight: λ of the edit distance.
         max_params: Largest parameter count a proposal may have.
         children: Children drawn per expansion.
@@ -80,6 +88,7 @@ class MorphismOracle(keras_tuner.Oracle):
         hypermodel=None,
         num_initial_points=None,
         beta=2.5,
+        acquisition="ucb",
         skip_weight=1.0,
         max_params=None,
         children=8,
@@ -92,6 +101,9 @@ class MorphismOracle(keras_tuner.Oracle):
         self.hypermodel = hypermodel
         self.num_initial_points = num_initial_points
         self.beta = float(beta)
+        if acquisition not in ACQUISITIONS:
+            raise ValueError(f"acquisition must be one of {list(ACQUISITIONS)}; received {acquisition!r}.")
+        self.acquisition = acquisition
         self.skip_weight = float(skip_weight)
         self.max_params = max_params
         self.children = int(children)
@@ -231,7 +243,8 @@ class MorphismOracle(keras_tuner.Oracle):
         ]
         heapq.heapify(queue)
         counter = len(queue)
-        best = None  # (acquisition, parent trial id, moves, architecture)
+        best = None  # (acquisition, parent trial id, moves, architecture, mutant values)
+        scored: list[tuple[float, float, str, list[moves.Move], Architecture, Any]] = []  # for ei_per_second
         temperature, pops = 1.0, 0
         while queue and temperature > 1e-4 and (expansions < self.min_expansions or time.monotonic() - started < bound):
             key, _, parent_id, path, architecture = heapq.heappop(queue)
@@ -251,19 +264,19 @@ class MorphismOracle(keras_tuner.Oracle):
                 continue
             mean, std = gp.predict([c[1] for c in candidates])
             acquisition = upper_confidence_bound(mean, std, self.beta, self._direction())
-            for (child_moves, child, *rest), score in zip(candidates, acquisition, strict=True):
+            for (child_moves, child, *rest), score, m, s in zip(candidates, acquisition, mean, std, strict=True):
+                scored.append((float(m), float(s), parent_id, child_moves, child, rest[0] if rest else None))
                 seen.add(child)
                 counter += 1
                 heapq.heappush(queue, (-score, counter, parent_id, child_moves, child))
                 if best is None or score > best[0]:
                     best = (float(score), parent_id, child_moves, child, rest[0] if rest else None)
-        self.proposal_log.append(
-            {
-                "pops": pops,
-                "seconds": round(time.monotonic() - started, 4),
-                "acquisition": None if best is None else best[0],
-            }
-        )
+        entry: dict[str, Any] = {"pops": pops}
+        if self.acquisition == "ei_per_second" and scored:
+            best = self._per_second(scored, completed, scores, entry)
+        entry["seconds"] = round(time.monotonic() - started, 4)
+        entry["acquisition"] = None if best is None else best[0]
+        self.proposal_log.append(entry)
         if best is None:
             return self._random_values()
         _, parent_id, path, child, mutant_values = best
@@ -274,6 +287,34 @@ class MorphismOracle(keras_tuner.Oracle):
         if self._duplicate(values):
             return self._random_values()
         return {**values, PARENT: parent_id, MOVES: json.dumps([m.to_dict() for m in path])}
+
+    def _flops(self, architecture: Architecture) -> float | None:
+        space = self.hypermodel
+        try:
+            return float(architecture.flops(space.input_shape, space.head))
+        except (AttributeError, TypeError, ValueError):  # a space without shapes, or a network it cannot size
+            return None
+
+    def _per_second(self, scored, completed, scores: np.ndarray, entry: dict[str, Any]):
+        """The scored child with the largest expected improvement per predicted second, as `best` is kept."""
+        sizes = {t.trial_id: self._flops(self._trial_architecture(t)) for t in completed}
+        measured = [(sizes[t.trial_id] or 0.0, self.trial_seconds.get(t.trial_id, 0.0)) for t in completed]
+        cost = TrainingCost([f for f, _ in measured], [s for _, s in measured])
+        incumbent = float(np.max(scores) if self._direction() == "max" else np.min(scores))
+        mean, std = (np.array([row[i] for row in scored]) for i in (0, 1))
+        gain = expected_improvement(mean, std, incumbent, self._direction())
+        seconds = np.array(
+            [
+                cost.median_seconds
+                if (flops := self._flops(child)) is None
+                else float(cost.predict(flops, sizes.get(parent_id), self.trial_seconds.get(parent_id)))
+                for _, _, parent_id, _, child, _ in scored
+            ]
+        )
+        index = int(np.argmax(gain / np.maximum(seconds, 1e-3)))
+        entry.update(expected_improvement=float(gain[index]), predicted_seconds=round(float(seconds[index]), 3))
+        _, _, parent_id, path, child, values = scored[index]
+        return (float(gain[index] / max(seconds[index], 1e-3)), parent_id, path, child, values)
 
     def _expand(self, architecture, path, rng):
         return [(path + extra, child) for extra, child in self._children(architecture, rng, self.children)]
@@ -314,7 +355,7 @@ class MorphismOracle(keras_tuner.Oracle):
     def _mutation_search(self, completed) -> dict[str, Any] | None:
         """The GP over the hyperparameter distance, for spaces that cannot describe architectures."""
         rng = self._rng()
-        values = [dict(t.hyperparameters.values) for t in completed]
+        values = [{k: v for k, v in t.hyperparameters.values.items() if k not in _LINEAGE} for t in completed]
         scores = np.array([t.score for t in completed], dtype=float)
         order = np.argsort(-scores if self._direction() == "max" else scores)
         candidates = []
@@ -356,40 +397,4 @@ class MorphismOracle(keras_tuner.Oracle):
         return super()._compute_values_hash({k: v for k, v in values.items() if k not in _LINEAGE})
 
 
-def hyperparameter_distance(a: dict[str, Any], b: dict[str, Any], space: keras_tuner.HyperParameters) -> float:
-    """Distance between two sets of active values: 1 per name in only one set (a subtree present on
-    one side only), else the normalised difference of the two values."""
-    total = 0.0
-    for name in set(a) | set(b):
-        if name in _LINEAGE:
-            continue
-        if name not in a or name not in b:
-            total += 1.0
-            continue
-        x, y = a[name], b[name]
-        if isinstance(x, (int, float)) and not isinstance(x, bool) and isinstance(y, (int, float)):
-            top = max(abs(x), abs(y))
-            total += abs(x - y) / top if top else 0.0
-        else:
-            total += float(x != y)
-    return total
-
-
-class HyperparameterDistance:
-    """`hyperparameter_distance` as a `gp.Distance` between sets of values, for `DistanceGP`."""
-
-    def __init__(self, space: keras_tuner.HyperParameters) -> None:
-        self.space = space
-
-    def batch(self, points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        return list(points)  # nothing to precompute: the values are compared name by name
-
-    def to_many(self, point: dict[str, Any], batch: Sequence[dict[str, Any]]) -> np.ndarray:
-        return np.array([hyperparameter_distance(point, other, self.space) for other in batch], dtype=float)
-
-    def matrix(self, points: Sequence[dict[str, Any]]) -> np.ndarray:
-        size = len(points)
-        return np.array([self.to_many(point, points) for point in points], dtype=float).reshape(size, size)
-
-
-__all__ = ["MOVES", "PARENT", "HyperparameterDistance", "MorphismOracle", "hyperparameter_distance"]
+__all__ = ["MOVES", "PARENT", "MorphismOracle"]
