@@ -19,7 +19,7 @@ Example:
 >>> cost = TrainingCost([1e6, 2e6, 4e6], [10.0, 20.0, 40.0])
 >>> round(cost.exponent, 6)
 1.0
->>> float(cost.predict(8e6, parent_flops=4e6, parent_seconds=30.0))
+>>> round(float(cost.predict(8e6, parent_flops=4e6, parent_seconds=30.0)), 6)
 60.0
 """
 
